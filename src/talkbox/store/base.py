@@ -1,0 +1,88 @@
+"""The store port: where rooms, their legs and the event log live.
+
+A :class:`~talkbox.model.Conference` is saved and loaded whole, and every change goes through
+:meth:`Store.update`, an atomic read-modify-write that also appends the change's events to the
+log in the same transaction. That is what makes "no lost state" cheap: a crash either keeps
+the new room *and* its events, or neither, and two processes applying reports to the same
+room cannot lose each other's update.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from talkbox.events import ConferenceEnded, Event
+from talkbox.model import Conference
+
+#: What an update callback returns: the new room and the events its change produced, or
+#: ``None`` for "nothing changed" (nothing is written).
+Change = tuple[Conference, Sequence[Event]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as kept in the append-only log: its position and who it concerns."""
+
+    id: int
+    event: Event
+    parties: frozenset[str]
+
+
+def parties_of(conference: Conference) -> frozenset[str]:
+    return frozenset(str(endpoint) for endpoint in conference.parties)
+
+
+class Store(ABC):
+    """Persistence for rooms and the event log. Implementations must be thread-safe."""
+
+    @abstractmethod
+    def add(self, conference: Conference, events: Sequence[Event] = ()) -> list[LoggedEvent]:
+        """Insert a new room and log its events; ``Conflict`` if the id is taken."""
+
+    @abstractmethod
+    def update(
+        self, conference_id: str, change: Callable[[Conference], Change]
+    ) -> tuple[Conference, list[LoggedEvent]]:
+        """Atomically apply ``change`` to the stored room; return the room now stored and the
+        events logged. ``change`` may be called more than once (optimistic stores retry), so
+        it must be a pure function of its argument. ``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    def get(self, conference_id: str) -> Conference:
+        """The room, or ``NotFound``."""
+
+    @abstractmethod
+    def find(
+        self,
+        *,
+        call_id: str | None = None,
+        provider_call_id: str | None = None,
+        provider_conference_id: str | None = None,
+    ) -> str | None:
+        """The id of the room holding that leg or provider room, or None."""
+
+    @abstractmethod
+    def live(self) -> list[Conference]:
+        """Every room that has not ended, oldest first."""
+
+    @abstractmethod
+    def events(
+        self, after: int = 0, *, limit: int = 1000, party: str | None = None
+    ) -> list[LoggedEvent]:
+        """Logged events with ``id > after``, oldest first; only those concerning ``party``
+        when given (an endpoint string such as ``client:alice``)."""
+
+    @abstractmethod
+    def history(
+        self, *, party: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[LoggedEvent]:
+        """Ended rooms (their ``ConferenceEnded`` entries), newest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default does nothing."""
+
+
+def is_history(event: Event) -> bool:
+    return isinstance(event, ConferenceEnded)

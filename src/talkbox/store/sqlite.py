@@ -1,0 +1,206 @@
+"""The embedded default store: one SQLite file in WAL mode that survives restarts.
+
+Writers take ``BEGIN IMMEDIATE`` so that several processes sharing the file serialise their
+read-modify-write of a room instead of losing updates; readers never block in WAL mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from talkbox import events as ev
+from talkbox.errors import Conflict, NotFound
+from talkbox.model import Conference, ConferenceStatus
+from talkbox.store.base import Change, LoggedEvent, Store, parties_of
+from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conferences (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conferences_live ON conferences(status, created_at);
+CREATE TABLE IF NOT EXISTS lookup (
+    key TEXT PRIMARY KEY,
+    conference_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    type TEXT NOT NULL,
+    conference_id TEXT,
+    parties TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
+"""
+
+
+def _party_column(parties: frozenset[str]) -> str:
+    # Space-delimited so that ``instr(parties, ' client:al ')`` matches whole endpoints only.
+    return " " + " ".join(sorted(parties)) + " "
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{path} was written by a newer talkbox (schema {version}); upgrade talkbox"
+                )
+            db.executescript(_SCHEMA) if version == 0 else None
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _write(
+        self, db: sqlite3.Connection, conf: Conference, events: Sequence[ev.Event], insert: bool
+    ) -> list[LoggedEvent]:
+        if insert:
+            try:
+                db.execute(
+                    "INSERT INTO conferences(id, status, created_at, data) VALUES (?,?,?,?)",
+                    (conf.id, conf.status.value, conf.created_at, dumps(conf)),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"conference {conf.id!r} already exists") from None
+        else:
+            db.execute(
+                "UPDATE conferences SET status=?, data=? WHERE id=?",
+                (conf.status.value, dumps(conf), conf.id),
+            )
+        db.executemany(
+            "INSERT OR REPLACE INTO lookup(key, conference_id) VALUES (?,?)",
+            [(key, conf.id) for key in lookup_keys(conf)],
+        )
+        parties = parties_of(conf)
+        column = _party_column(parties)
+        logged = []
+        for event in events:
+            cursor = db.execute(
+                "INSERT INTO events(at, type, conference_id, parties, data) VALUES (?,?,?,?,?)",
+                (event.at, event.name, conf.id, column, json.dumps(ev.to_dict(event))),
+            )
+            assert cursor.lastrowid is not None
+            logged.append(LoggedEvent(cursor.lastrowid, event, parties))
+        return logged
+
+    def add(self, conference: Conference, events: Sequence[ev.Event] = ()) -> list[LoggedEvent]:
+        with self._transaction() as db:
+            return self._write(db, conference, events, insert=True)
+
+    def update(
+        self, conference_id: str, change: Callable[[Conference], Change]
+    ) -> tuple[Conference, list[LoggedEvent]]:
+        with self._transaction() as db:
+            current = self._get(db, conference_id)
+            result = change(current)
+            if result is None:
+                return current, []
+            new, events = result
+            return new, self._write(db, new, events, insert=False)
+
+    def _get(self, db: sqlite3.Connection, conference_id: str) -> Conference:
+        row = db.execute("SELECT data FROM conferences WHERE id=?", (conference_id,)).fetchone()
+        if row is None:
+            raise NotFound("conference", conference_id)
+        return loads(row[0])
+
+    def get(self, conference_id: str) -> Conference:
+        with self._lock:
+            return self._get(self._db, conference_id)
+
+    def find(
+        self,
+        *,
+        call_id: str | None = None,
+        provider_call_id: str | None = None,
+        provider_conference_id: str | None = None,
+    ) -> str | None:
+        with self._lock:
+            for key in lookup_key(call_id, provider_call_id, provider_conference_id):
+                row = self._db.execute(
+                    "SELECT conference_id FROM lookup WHERE key=?", (key,)
+                ).fetchone()
+                if row:
+                    return str(row[0])
+        return None
+
+    def live(self) -> list[Conference]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM conferences WHERE status != ? ORDER BY created_at, id",
+                (ConferenceStatus.ENDED.value,),
+            ).fetchall()
+        return [loads(row[0]) for row in rows]
+
+    def _rows_to_events(self, rows: list[tuple[int, str, str]]) -> list[LoggedEvent]:
+        return [
+            LoggedEvent(row[0], ev.from_dict(json.loads(row[1])), frozenset(row[2].split()))
+            for row in rows
+        ]
+
+    def events(
+        self, after: int = 0, *, limit: int = 1000, party: str | None = None
+    ) -> list[LoggedEvent]:
+        sql = "SELECT id, data, parties FROM events WHERE id > ?"
+        args: list[object] = [after]
+        if party is not None:
+            sql += " AND instr(parties, ?) > 0"
+            args.append(f" {party} ")
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return self._rows_to_events(rows)
+
+    def history(
+        self, *, party: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[LoggedEvent]:
+        sql = "SELECT id, data, parties FROM events WHERE type = ?"
+        args: list[object] = [ev.ConferenceEnded.name]
+        if before is not None:
+            sql += " AND id < ?"
+            args.append(before)
+        if party is not None:
+            sql += " AND instr(parties, ?) > 0"
+            args.append(f" {party} ")
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return self._rows_to_events(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
