@@ -24,10 +24,14 @@ from talkbox.model import (
 from talkbox.store import MemoryStore, SQLiteStore, Store, open_store
 from talkbox.switchboard import Switchboard
 from tests.fakes import Clock, FakeProvider, Phone
+from tests.store.redis_fixture import redis_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "redis":
+        yield from redis_store(request)
+        return
     s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "t.db")
     yield s
     s.close()
