@@ -19,6 +19,7 @@ Sentinel): the script touches keys it derives from the prefix, which Redis Clust
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -51,7 +52,7 @@ if ended then
 else
   redis.call('ZADD', p .. ':live', ARGV[5], id)
 end
-local i = 8
+local i = 9
 local n_lookups = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n_lookups do
   local lookup = p .. ':lookup:' .. ARGV[i]
@@ -66,7 +67,8 @@ local result = {version}
 for _ = 1, n_events do
   local n = redis.call('INCR', p .. ':seq')
   local history = ARGV[i + 1] == '1'
-  local entry = '{"id":' .. n .. ',"parties":' .. parties_json .. ',"event":' .. ARGV[i] .. '}'
+  local entry = '{"id":' .. n .. ',"origin":"' .. ARGV[8] .. '","parties":' .. parties_json
+    .. ',"event":' .. ARGV[i] .. '}'
   i = i + 2
   redis.call('ZADD', p .. ':log', n, entry)
   for _, party in ipairs(parties) do
@@ -90,8 +92,14 @@ def _strs(values: Any) -> list[str]:
 
 def parse_entry(text: str) -> LoggedEvent:
     """A log entry (as stored and as published on the events channel) back to a LoggedEvent."""
+    return parse_message(text)[1]
+
+
+def parse_message(text: str) -> tuple[str, LoggedEvent]:
+    """A log entry and the origin (store instance) that committed it."""
     data = json.loads(text)
-    return LoggedEvent(int(data["id"]), ev.from_dict(data["event"]), frozenset(data["parties"]))
+    entry = LoggedEvent(int(data["id"]), ev.from_dict(data["event"]), frozenset(data["parties"]))
+    return str(data["origin"]), entry
 
 
 class RedisStore(Store):
@@ -107,6 +115,9 @@ class RedisStore(Store):
         self.prefix = prefix
         self.ended_ttl = ended_ttl
         self.max_retries = max_retries
+        #: Tags this instance's commits so that its own event bridge does not deliver them a
+        #: second time (the local switchboard already did).
+        self.origin = secrets.token_hex(8)
         self._commit = client.register_script(_COMMIT)
 
     @classmethod
@@ -142,6 +153,7 @@ class RedisStore(Store):
             conf.created_at,
             "1" if conf.status is ConferenceStatus.ENDED else "0",
             self.ended_ttl,
+            self.origin,
             len(keys),
             *keys,
             json.dumps(sorted(parties)),
@@ -216,6 +228,14 @@ class RedisStore(Store):
         for n in ids:
             pipe.zrangebyscore(f"{self.prefix}:log", n, n)
         return [parse_entry(found[0]) for found in pipe.execute() if found]
+
+    def raw_events(self, after: int, limit: int = 1000) -> list[tuple[str, LoggedEvent]]:
+        """Log entries after ``after`` with their origins (for the bridge to catch up)."""
+        entries = self.client.zrangebyscore(f"{self.prefix}:log", f"({after}", "+inf", 0, limit)
+        return [parse_message(e) for e in _strs(entries)]
+
+    def last_event_id(self) -> int:
+        return int(self.client.get(f"{self.prefix}:seq") or 0)
 
     def events(
         self, after: int = 0, *, limit: int = 1000, party: str | None = None
