@@ -50,7 +50,7 @@ class RedisBridge:
     def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
-            pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self.store.channel)
                 with self._lock:
