@@ -12,8 +12,14 @@ from pathlib import Path
 
 from talkbox import CallStatus, Switchboard, events
 from talkbox.model import Call, Conference
-from talkbox.providers.base import CallReport, Credentials, LiveView, ParticipantChange
-from talkbox.providers.base import ParticipantReport, Provider
+from talkbox.providers.base import (
+    CallReport,
+    Credentials,
+    LiveView,
+    ParticipantChange,
+    ParticipantReport,
+    Provider,
+)
 from talkbox.store import SQLiteStore
 
 
@@ -62,7 +68,9 @@ def main() -> None:
         room = board.dial("client:alice", "+14155552671")  # alice's leg is placed first
         board.apply(CallReport(CallStatus.IN_PROGRESS, provider_call_id="L1"))
         board.apply(
-            ParticipantReport(ParticipantChange.JOINED, conference_id=room.id, provider_call_id="L1")
+            ParticipantReport(
+                ParticipantChange.JOINED, conference_id=room.id, provider_call_id="L1"
+            )
         )  # alice joined: talkbox dials the callee
         board.apply(CallReport(CallStatus.BUSY, provider_call_id="L2"))  # ... who is busy
         board.apply(CallReport(CallStatus.COMPLETED, provider_call_id="L1"))

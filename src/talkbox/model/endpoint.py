@@ -7,7 +7,7 @@ holds either ``client:<identity>`` or an E.164 number and never a half-valid str
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
@@ -45,9 +45,15 @@ class Endpoint:
 
     kind: EndpointKind
     value: str
+    #: The text form, built once: every event about this endpoint shares this one string.
+    text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        text = f"{CLIENT_PREFIX}{self.value}" if self.kind is EndpointKind.CLIENT else self.value
+        object.__setattr__(self, "text", text)
 
     def __str__(self) -> str:
-        return f"{CLIENT_PREFIX}{self.value}" if self.kind is EndpointKind.CLIENT else self.value
+        return self.text
 
     @property
     def is_client(self) -> bool:

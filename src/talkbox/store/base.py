@@ -9,6 +9,7 @@ room cannot lose each other's update.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ class LoggedEvent:
 
 
 def parties_of(conference: Conference) -> frozenset[str]:
-    return frozenset(str(endpoint) for endpoint in conference.parties)
+    return _parties(tuple(str(endpoint) for endpoint in conference.parties))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parties(names: tuple[str, ...]) -> frozenset[str]:
+    # Interned: a room's events share one set instead of a copy per update.
+    return frozenset(names)
 
 
 class Store(ABC):

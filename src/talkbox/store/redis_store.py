@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis
@@ -84,6 +86,36 @@ return result
 
 DEFAULT_ENDED_TTL = 24 * 3600
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
 
 def _strs(values: Any) -> list[str]:
     """redis-py's return types are loose; with ``decode_responses=True`` these are strings."""
@@ -119,6 +151,12 @@ class RedisStore(Store):
         #: second time (the local switchboard already did).
         self.origin = secrets.token_hex(8)
         self._commit = client.register_script(_COMMIT)
+        # Lookups never change once written (a leg's id always names the same room), and the
+        # room this process wrote last is usually the one it updates next: both are cached so
+        # that an update is one round trip. A stale room copy only makes the commit script
+        # refuse (the version moved on) and the update re-read; correctness never rests on it.
+        self._lookups: LRU[str, str] = LRU(100_000)
+        self._rooms: LRU[str, tuple[str, Conference]] = LRU(10_000)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -170,26 +208,43 @@ class RedisStore(Store):
             LoggedEvent(int(n), event, parties) for n, event in zip(result[1:], events, strict=True)
         ]
 
+    def _remember(self, conf: Conference, version: int) -> None:
+        if conf.status is ConferenceStatus.ENDED:
+            self._rooms.pop(conf.id)
+        else:
+            self._rooms.put(conf.id, (str(version), conf))
+
     def add(self, conference: Conference, events: Sequence[ev.Event] = ()) -> list[LoggedEvent]:
         written = self._write(conference, events, "")
         assert written is not None
+        self._remember(conference, written[0])
         return written[1]
 
     def update(
         self, conference_id: str, change: Callable[[Conference], Change]
     ) -> tuple[Conference, list[LoggedEvent]]:
+        cached = self._rooms.get(conference_id)
         for _ in range(self.max_retries):
-            data, version = self.client.hmget(self._key(conference_id), ["data", "version"])
-            if data is None:
-                raise NotFound("conference", conference_id)
-            current = loads(data)
+            fresh = cached is None
+            if cached is None:
+                data, version = self.client.hmget(self._key(conference_id), ["data", "version"])
+                if data is None:
+                    raise NotFound("conference", conference_id)
+                cached = (str(version), loads(data))
+            version, current = cached
             result = change(current)
             if result is None:
+                if not fresh:  # "nothing to do" must be decided on the stored room itself
+                    cached = None
+                    continue
                 return current, []
             new, events = result
-            written = self._write(new, events, str(version))
+            written = self._write(new, events, version)
             if written is not None:
+                self._remember(new, written[0])
                 return new, written[1]
+            cached = None  # someone else wrote it: read again and re-run the change
+            self._rooms.pop(conference_id)
         raise Conflict(f"conference {conference_id} is too busy: gave up after many retries")
 
     def get(self, conference_id: str) -> Conference:
@@ -206,8 +261,12 @@ class RedisStore(Store):
         provider_conference_id: str | None = None,
     ) -> str | None:
         for key in lookup_key(call_id, provider_call_id, provider_conference_id):
+            known = self._lookups.get(key)
+            if known is not None:
+                return known
             found = self.client.get(f"{self.prefix}:lookup:{key}")
             if found is not None:
+                self._lookups.put(key, str(found))
                 return str(found)
         return None
 

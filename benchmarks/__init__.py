@@ -1,0 +1,1 @@
+"""Talkbox's benchmarks: ``python -m benchmarks`` (``--smoke`` for a seconds-long run)."""
