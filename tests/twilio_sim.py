@@ -324,8 +324,13 @@ def timestamp(at: float) -> str:
 class Leg:
     """Builds the callbacks Twilio sends about one leg, numbering its call progress events."""
 
-    def __init__(self, sid: str, from_: str, to: str, call_id: str | None = None) -> None:
+    def __init__(
+        self, sid: str, from_: str, to: str, call_id: str | None = None, label: str | None = None
+    ) -> None:
+        """``call_id`` goes in the status callback URL (legs talkbox placed); ``label`` is the
+        participant label (defaults to ``call_id``)."""
         self.sid, self.from_, self.to, self.call_id = sid, from_, to, call_id
+        self.label = label or call_id
         self._seq = itertools.count()
 
     def status(self, status: str, at: float, duration: int | None = None) -> Delivery:
@@ -375,8 +380,8 @@ class Room:
                 EndConferenceOnExit="false",
                 StartConferenceOnEnter="true",
             )
-            if leg.call_id:
-                params["ParticipantLabel"] = leg.call_id
+            if leg.label:
+                params["ParticipantLabel"] = leg.label
         params.update(extra)
         return Delivery("/twilio/conference-status", params, f"conference={self.name}")
 
