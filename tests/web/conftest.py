@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from tests.fakes import Clock
+from tests.fakes import Clock, Recorder
 from tests.twilio_sim import Delivery, FakeTwilio, app_for, post, provider, settings
 
 from talkbox.store import MemoryStore
@@ -40,6 +40,7 @@ class World:
         self.app = app_for(blueprint)
         self.client: FlaskClient = self.app.test_client()
         self.conf_id = ""
+        self.recorder = Recorder()
         self._t = itertools.count(1)
 
     def t(self) -> float:
