@@ -81,7 +81,7 @@ def test_place_call_sends_the_documented_fields(
     assert (sent.method, sent.path) == ("POST", "/Calls.json")
     assert sent.form == {
         "To": ["client:alice"],
-        "From": ["+14155552672"],  # a browser is shown who is on the other side
+        "From": [CALLER_ID],  # a telephone number in From must be one of ours
         "Url": [f"{PUBLIC_URL}/twilio/voice?conference={CONF}&call={ALICE}"],
         "Method": ["POST"],
         "StatusCallback": [f"{PUBLIC_URL}/twilio/call-status?call={ALICE}"],
@@ -97,6 +97,25 @@ def test_a_telephone_is_called_from_our_caller_id(
     phone = leg(ALICE, "+14155552673")
     adapter.place_call(room(phone, leg(BOB, "client:bob")), phone)
     assert twilio.sent[0].one("From") == CALLER_ID
+
+
+def test_a_browser_sees_the_browser_calling_it(twilio: FakeTwilio, adapter: TwilioProvider) -> None:
+    bob = leg(ALICE, "client:bob")
+    adapter.place_call(room(bob, leg(BOB, "client:carol")), bob)
+    assert twilio.sent[0].one("From") == "client:carol"
+
+
+def test_without_a_caller_id_a_telephone_cannot_be_dialled(twilio: FakeTwilio) -> None:
+    from tests.twilio_sim import settings
+
+    from talkbox.errors import ConfigError
+    from talkbox.providers.twilio import WebhookUrls
+
+    bare = TwilioProvider.from_settings(settings(caller_id=None), urls=WebhookUrls(PUBLIC_URL))
+    phone = leg(BOB, "+14155552673")
+    with pytest.raises(ConfigError, match="TWILIO_CALLER_ID"):
+        bare.add_participant(room(leg(ALICE, "client:alice"), phone), phone)
+    assert twilio.sent == []
 
 
 def test_add_participant_uses_the_friendly_name_and_labels_the_leg(

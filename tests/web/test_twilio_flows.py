@@ -29,6 +29,7 @@ from tests.twilio_sim import (
 from tests.web.conftest import World
 
 from talkbox import events as ev
+from talkbox.errors import ProviderError
 from talkbox.model import CallStatus, ConferenceStatus, EndReason
 
 Phases = Iterator[list[Delivery]]
@@ -368,12 +369,12 @@ def test_ring_group_cancels_the_devices_that_lost() -> None:
         (
             "POST",
             f"/Conferences/{conf.id}/Participants.json",
-            {"From": [STRANGER], "To": ["client:alice"], "Label": [conf.calls[1].id]},
+            {"From": [OUR_NUMBER], "To": ["client:alice"], "Label": [conf.calls[1].id]},
         ),
         (
             "POST",
             f"/Conferences/{conf.id}/Participants.json",
-            {"From": [STRANGER], "To": ["client:bob"], "Label": [conf.calls[2].id]},
+            {"From": [OUR_NUMBER], "To": ["client:bob"], "Label": [conf.calls[2].id]},
         ),
         ("POST", f"/Calls/{call_sid(1)}.json", {"Status": ["canceled"]}),  # alice stops ringing
         ("POST", f"/Calls/{call_sid(2)}.json", {"Status": ["completed"]}),  # bob, left alone
@@ -421,3 +422,35 @@ def test_mute_and_hold_through_twilio_and_back() -> None:
     names = [e.name for e in world.recorder.events]
     assert "participant-muted" in names
     assert "participant-held" in names
+
+
+def test_a_refused_command_is_published_and_changes_nothing() -> None:
+    def flow(world: World) -> Phases:
+        room, alice, bob = browser_calls(world, "client:bob")
+        yield joins(world, room, alice)
+        yield answers(world, room, bob)
+        before = world.board.get(world.conf_id)
+        world.twilio.fail(
+            "POST", r"/Conferences/CF\w+/Participants/CA\w+\.json", (404, _not_found())
+        )
+        with pytest.raises(ProviderError, match="was not found") as caught:
+            world.board.mute(before.calls[1].id)
+        assert (caught.value.status, caught.value.code) == (404, 20404)
+        after = world.board.get(world.conf_id)
+        assert (after.calls, after.participants) == (before.calls, before.participants)
+        yield [
+            *hangs_up(world, room, alice, 5),
+            *hangs_up(world, room, bob, 5),
+            room_ends(world, room),
+        ]
+
+    world = run(flow)
+    (failed,) = world.recorder.of(ev.CommandFailed)
+    assert isinstance(failed, ev.CommandFailed)
+    assert (failed.command, failed.code) == ("mute", "20404")
+
+
+def _not_found() -> dict[str, object]:
+    from tests.twilio_sim import error_body
+
+    return error_body(404, 20404, "The requested resource was not found")

@@ -129,22 +129,27 @@ class TwilioProvider(Provider):
 
     # -- helpers -----------------------------------------------------------------------------
     def _caller_id(self, conference: Conference, call: Call) -> str:
-        """The ``From`` of a leg we dial. Twilio requires one of our numbers (or a verified
-        caller id) when dialling a telephone; a browser may be shown anyone, so it sees who
-        is on the other side of the room."""
-        if call.endpoint.is_phone:
-            number = conference.tag("twilio_number") or self.settings.caller_id
-            if not number:
-                raise ConfigError(
-                    "TWILIO_CALLER_ID is not set: calling a telephone needs one of your Twilio "
-                    "numbers (or a verified caller id) as the caller id"
-                )
-            return number
-        others = [c.endpoint for c in conference.calls if c.id != call.id]
-        shown = next((e for e in others if e != call.endpoint), None)
-        if shown is not None:
-            return str(shown)
-        return self.settings.caller_id or "client:talkbox"
+        """The ``From`` of a leg we dial. A telephone number there must be one of ours (a Twilio
+        number or a verified caller id): the number the room came in on, else
+        ``TWILIO_CALLER_ID``. A browser may be shown a client identity, so it sees who calls
+        when that is another browser."""
+        ours = conference.tag("twilio_number") or self.settings.caller_id
+        if call.endpoint.is_phone and not ours:
+            raise ConfigError(
+                "TWILIO_CALLER_ID is not set: calling a telephone needs one of your Twilio "
+                "numbers (or a verified caller id) as the caller id"
+            )
+        other = next(
+            (
+                c.endpoint
+                for c in conference.calls
+                if c.id != call.id and c.endpoint != call.endpoint
+            ),
+            None,
+        )
+        if call.endpoint.is_client and other is not None and other.is_client:
+            return str(other)
+        return ours or "client:talkbox"
 
     def _conference_sid(self, conference: Conference, action: str) -> str:
         if conference.provider_id is None:
