@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes import Clock, FakeProvider, Phone, Recorder, invalid_number
 
 from talkbox import events as ev
 from talkbox.errors import ProviderError
 from talkbox.model import CallStatus, ConferenceStatus, EndReason
 from talkbox.providers.base import ParticipantChange
 from talkbox.switchboard import Applied, Switchboard
+from tests.fakes import Clock, FakeProvider, Phone, Recorder, invalid_number
 
 IN = CallStatus.IN_PROGRESS
 JOINED = ParticipantChange.JOINED

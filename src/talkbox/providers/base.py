@@ -118,6 +118,8 @@ class LiveCall:
     to: str
     from_: str
     provider_conference_id: str | None = None
+    #: ``inbound`` for legs that called in (the endpoint is ``from_``), else ``outbound``.
+    direction: str = "outbound"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +191,9 @@ class Provider(ABC):
     @abstractmethod
     def live(self) -> LiveView:
         """Every leg and room the provider considers live, for recovery."""
+
+    def final_report(self, provider_call_id: str) -> CallReport | None:
+        """How a leg that is no longer live ended (status, duration), for reconciling after a
+        restart; ``None`` when the provider cannot tell. Providers that can look a finished
+        leg up (Twilio) should override this so that recovery records the right reason."""
+        return None

@@ -1,6 +1,8 @@
 """Stores: the :class:`Store` port and its adapters, chosen by a URL.
 
 * ``memory`` - in-process, for tests;
+* ``redis://host:6379/0?prefix=talkbox`` - shared by several server processes (``redis``
+  extra);
 * ``sqlite:////abs/path.db``, ``sqlite:///relative.db`` (as SQLAlchemy) or ``sqlite:file.db``:
   the embedded default.
 """
@@ -37,7 +39,18 @@ def open_store(url: str) -> Store:
         if not path:
             raise ConfigError(f"bad sqlite URL {url!r}: no file path")
         return SQLiteStore(path)
-    raise ConfigError(f"unknown store {url!r}: use 'memory' or 'sqlite:////abs/path/talkbox.db'")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from talkbox.store.redis_store import RedisStore
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise ConfigError(
+                "the redis store needs the redis extra: pip install 'talkbox[redis]'"
+            ) from None
+        return RedisStore.from_url(url)
+    raise ConfigError(
+        f"unknown store {url!r}: use 'memory', 'sqlite:////abs/path/talkbox.db' "
+        "or 'redis://host:6379/0'"
+    )
 
 
 __all__ = [

@@ -75,7 +75,8 @@ class MemoryStore(Store):
 
     def live(self) -> list[Conference]:
         with self._lock:
-            return [c for c in self._rooms.values() if c.status is not ConferenceStatus.ENDED]
+            rooms = [c for c in self._rooms.values() if c.status is not ConferenceStatus.ENDED]
+        return sorted(rooms, key=lambda c: (c.created_at, c.id))
 
     def events(
         self, after: int = 0, *, limit: int = 1000, party: str | None = None

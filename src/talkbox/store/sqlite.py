@@ -68,8 +68,11 @@ class SQLiteStore(Store):
                 raise RuntimeError(
                     f"{path} was written by a newer talkbox (schema {version}); upgrade talkbox"
                 )
-            db.executescript(_SCHEMA) if version == 0 else None
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version == 0:
+                # Statement by statement: executescript() would commit our transaction.
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

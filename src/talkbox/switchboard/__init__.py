@@ -45,6 +45,7 @@ from talkbox.providers.base import (
 )
 from talkbox.store import LoggedEvent, Store
 from talkbox.switchboard import rules
+from talkbox.switchboard.recovery import Reconciliation, reconcile
 from talkbox.switchboard.rules import Builder, Effect, EffectKind
 
 log = logging.getLogger("talkbox.switchboard")
@@ -275,6 +276,21 @@ class Switchboard:
                 provider_conference_id=report.provider_conference_id,
             )
         return self.store.find(provider_conference_id=report.provider_conference_id)
+
+    # -- recovery ------------------------------------------------------------------------
+    def reconcile(self) -> Reconciliation:
+        """Make the store agree with the provider's live view (run at start-up)."""
+        return reconcile(self)
+
+    def adopt(self, conference: Conference, created: Sequence[ev.Event]) -> None:
+        """Record a room rebuilt from the provider's view; then apply the room rules to it."""
+
+        def record(b: Builder) -> None:
+            for event in created:
+                b.emit(event)
+
+        self._create(conference, record)
+        self._change(conference.id, lambda b: b.settle())
 
     # -- queries -------------------------------------------------------------------------
     def get(self, conference_id: str) -> Conference:

@@ -258,17 +258,26 @@ class Builder:
 
 
 def should_end(conf: Conference) -> bool:
-    """Whether an open room is over: nobody in it after someone has gone, or one person left
-    with nobody else on the way."""
+    """Whether an open room is over.
+
+    * Nobody is in it, and either someone who was in it has left (the last person hung up:
+      stop those still on the way) or nobody can join any more (only legs waiting for a
+      first join are left, and someone has already gone).
+    * One person is in it, nobody else is on the way, and someone has gone.
+    """
     someone_gone = any(not c.is_live for c in conf.calls) or any(
         p.state is ParticipantState.LEFT for p in conf.participants
     )
     if not someone_gone:
         return False
     connected = conf.connected()
+    pending = conf.pending()
     if not connected:
-        return True
-    return len(connected) == 1 and not conf.pending()
+        someone_left_room = any(
+            p.state is ParticipantState.LEFT and p.left_at is not None for p in conf.participants
+        )
+        return someone_left_room or all(c.status is CallStatus.QUEUED for c in pending)
+    return len(connected) == 1 and not pending
 
 
 def outcome(conf: Conference) -> tuple[EndReason, Call | None]:
@@ -338,26 +347,29 @@ def apply_participant_report(b: Builder, call: Call, report: ParticipantReport) 
     change = report.change
     if change is ParticipantChange.LEFT:
         b.leave(participant, at)
-    else:
-        if change is ParticipantChange.JOINED and participant.state is ParticipantState.PENDING:
-            if not call.is_live:
-                return  # a join reported after the leg already ended
-            if can_transition(call.status, CallStatus.IN_PROGRESS):
-                b.advance(call, CallStatus.IN_PROGRESS, at)  # joining implies answered
-            b.join(b.conf.participant(call.id), at)
-            if not b.conf.status.is_open:
-                b.effect(EffectKind.HANGUP, b.conf.call(call.id))
-        muted = report.muted
-        if muted is None:
-            muted = {ParticipantChange.MUTED: True, ParticipantChange.UNMUTED: False}.get(
-                change, participant.muted
-            )
-        on_hold = report.on_hold
-        if on_hold is None:
-            on_hold = {ParticipantChange.HELD: True, ParticipantChange.RESUMED: False}.get(
-                change, participant.on_hold
-            )
-        b.set_flags(participant, muted, on_hold, at)
+        b.settle()
+        return
+    if participant.state is ParticipantState.PENDING:
+        # Any membership report but a departure means the leg is in the room: joined (and so
+        # answered), even if the join report itself is late or lost.
+        if not call.is_live:
+            return  # reported after the leg already ended
+        if can_transition(call.status, CallStatus.IN_PROGRESS):
+            b.advance(call, CallStatus.IN_PROGRESS, at)
+        b.join(b.conf.participant(call.id), at)
+        if not b.conf.status.is_open:
+            b.effect(EffectKind.HANGUP, b.conf.call(call.id))
+    muted = report.muted
+    if muted is None:
+        muted = {ParticipantChange.MUTED: True, ParticipantChange.UNMUTED: False}.get(
+            change, participant.muted
+        )
+    on_hold = report.on_hold
+    if on_hold is None:
+        on_hold = {ParticipantChange.HELD: True, ParticipantChange.RESUMED: False}.get(
+            change, participant.on_hold
+        )
+    b.set_flags(participant, muted, on_hold, at)
     b.settle()
 
 

@@ -1,0 +1,263 @@
+"""A Redis store: several server processes share rooms, lookups and one event log.
+
+Every change is committed by one Lua script, which makes it atomic and gives the log its order:
+
+* a room is a hash (``data`` JSON, ``version``); :meth:`RedisStore.update` reads it, runs the
+  rules, and the script writes the new room only if ``version`` is still the one read
+  (optimistic concurrency: a concurrent writer makes us re-read and re-run, never lose an
+  update);
+* event ids come from ``INCR`` inside the same script, so ids increase in commit order across
+  processes and a reader resuming "after id N" never misses an event committed later with a
+  lower id;
+* each logged event is also ``PUBLISH``-ed on ``<prefix>:events`` for the event bridge.
+
+A room that has ended expires after ``ended_ttl`` seconds (default a day) with its lookups; the
+event log, and so the call history, is kept. Single Redis instance (or a primary with
+Sentinel): the script touches keys it derives from the prefix, which Redis Cluster would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import redis
+
+from talkbox import events as ev
+from talkbox.errors import Conflict, NotFound
+from talkbox.model import Conference, ConferenceStatus
+from talkbox.store.base import Change, LoggedEvent, Store, is_history, parties_of
+from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
+
+_COMMIT = """
+local p, id, expected = ARGV[1], ARGV[2], ARGV[3]
+local key = p .. ':conf:' .. id
+local current = redis.call('HGET', key, 'version')
+if expected == '' then
+  if current then return {-1} end
+  current = '0'
+elseif current ~= expected then
+  return {-2}
+end
+local version = tonumber(current) + 1
+redis.call('HSET', key, 'data', ARGV[4], 'version', version)
+local ended = ARGV[6] == '1'
+local ttl = tonumber(ARGV[7])
+if ended then
+  redis.call('ZREM', p .. ':live', id)
+  redis.call('EXPIRE', key, ttl)
+else
+  redis.call('ZADD', p .. ':live', ARGV[5], id)
+end
+local i = 9
+local n_lookups = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n_lookups do
+  local lookup = p .. ':lookup:' .. ARGV[i]
+  redis.call('SET', lookup, id)
+  if ended then redis.call('EXPIRE', lookup, ttl) end
+  i = i + 1
+end
+local parties_json = ARGV[i]; i = i + 1
+local parties = cjson.decode(parties_json)
+local n_events = tonumber(ARGV[i]); i = i + 1
+local result = {version}
+for _ = 1, n_events do
+  local n = redis.call('INCR', p .. ':seq')
+  local history = ARGV[i + 1] == '1'
+  local entry = '{"id":' .. n .. ',"origin":"' .. ARGV[8] .. '","parties":' .. parties_json
+    .. ',"event":' .. ARGV[i] .. '}'
+  i = i + 2
+  redis.call('ZADD', p .. ':log', n, entry)
+  for _, party in ipairs(parties) do
+    redis.call('ZADD', p .. ':party:' .. party, n, n)
+    if history then redis.call('ZADD', p .. ':history:' .. party, n, n) end
+  end
+  if history then redis.call('ZADD', p .. ':history', n, n) end
+  redis.call('PUBLISH', p .. ':events', entry)
+  result[#result + 1] = n
+end
+return result
+"""
+
+DEFAULT_ENDED_TTL = 24 * 3600
+
+
+def _strs(values: Any) -> list[str]:
+    """redis-py's return types are loose; with ``decode_responses=True`` these are strings."""
+    return [str(value) for value in values]
+
+
+def parse_entry(text: str) -> LoggedEvent:
+    """A log entry (as stored and as published on the events channel) back to a LoggedEvent."""
+    return parse_message(text)[1]
+
+
+def parse_message(text: str) -> tuple[str, LoggedEvent]:
+    """A log entry and the origin (store instance) that committed it."""
+    data = json.loads(text)
+    entry = LoggedEvent(int(data["id"]), ev.from_dict(data["event"]), frozenset(data["parties"]))
+    return str(data["origin"]), entry
+
+
+class RedisStore(Store):
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "talkbox",
+        ended_ttl: int = DEFAULT_ENDED_TTL,
+        max_retries: int = 200,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ended_ttl = ended_ttl
+        self.max_retries = max_retries
+        #: Tags this instance's commits so that its own event bridge does not deliver them a
+        #: second time (the local switchboard already did).
+        self.origin = secrets.token_hex(8)
+        self._commit = client.register_script(_COMMIT)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """``redis://host:port/db?prefix=talkbox&ended_ttl=86400``."""
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        prefix = query.pop("prefix", ["talkbox"])[0]
+        ttl = int(query.pop("ended_ttl", [str(DEFAULT_ENDED_TTL)])[0])
+        rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
+        clean = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
+        client = redis.Redis.from_url(clean, decode_responses=True, health_check_interval=30)
+        return cls(client, prefix=prefix, ended_ttl=ttl)
+
+    @property
+    def channel(self) -> str:
+        """The pub/sub channel every committed event is published on."""
+        return f"{self.prefix}:events"
+
+    def _key(self, conference_id: str) -> str:
+        return f"{self.prefix}:conf:{conference_id}"
+
+    def _write(
+        self, conf: Conference, events: Sequence[ev.Event], expected: str
+    ) -> tuple[int, list[LoggedEvent]] | None:
+        parties = parties_of(conf)
+        keys = lookup_keys(conf)
+        args: list[Any] = [
+            self.prefix,
+            conf.id,
+            expected,
+            dumps(conf),
+            conf.created_at,
+            "1" if conf.status is ConferenceStatus.ENDED else "0",
+            self.ended_ttl,
+            self.origin,
+            len(keys),
+            *keys,
+            json.dumps(sorted(parties)),
+            len(events),
+        ]
+        for event in events:
+            args += [json.dumps(ev.to_dict(event)), "1" if is_history(event) else "0"]
+        result = self._commit(args=args)
+        if result[0] == -1:
+            raise Conflict(f"conference {conf.id!r} already exists")
+        if result[0] == -2:
+            return None
+        return int(result[0]), [
+            LoggedEvent(int(n), event, parties) for n, event in zip(result[1:], events, strict=True)
+        ]
+
+    def add(self, conference: Conference, events: Sequence[ev.Event] = ()) -> list[LoggedEvent]:
+        written = self._write(conference, events, "")
+        assert written is not None
+        return written[1]
+
+    def update(
+        self, conference_id: str, change: Callable[[Conference], Change]
+    ) -> tuple[Conference, list[LoggedEvent]]:
+        for _ in range(self.max_retries):
+            data, version = self.client.hmget(self._key(conference_id), ["data", "version"])
+            if data is None:
+                raise NotFound("conference", conference_id)
+            current = loads(data)
+            result = change(current)
+            if result is None:
+                return current, []
+            new, events = result
+            written = self._write(new, events, str(version))
+            if written is not None:
+                return new, written[1]
+        raise Conflict(f"conference {conference_id} is too busy: gave up after many retries")
+
+    def get(self, conference_id: str) -> Conference:
+        data = self.client.hget(self._key(conference_id), "data")
+        if data is None:
+            raise NotFound("conference", conference_id)
+        return loads(data)
+
+    def find(
+        self,
+        *,
+        call_id: str | None = None,
+        provider_call_id: str | None = None,
+        provider_conference_id: str | None = None,
+    ) -> str | None:
+        for key in lookup_key(call_id, provider_call_id, provider_conference_id):
+            found = self.client.get(f"{self.prefix}:lookup:{key}")
+            if found is not None:
+                return str(found)
+        return None
+
+    def live(self) -> list[Conference]:
+        ids = _strs(self.client.zrange(f"{self.prefix}:live", 0, -1))
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for conference_id in ids:
+            pipe.hget(self._key(conference_id), "data")
+        rooms = [loads(data) for data in pipe.execute() if data is not None]
+        return sorted(rooms, key=lambda c: (c.created_at, c.id))
+
+    def _entries(self, ids: Sequence[str | int]) -> list[LoggedEvent]:
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for n in ids:
+            pipe.zrangebyscore(f"{self.prefix}:log", n, n)
+        return [parse_entry(found[0]) for found in pipe.execute() if found]
+
+    def raw_events(self, after: int, limit: int = 1000) -> list[tuple[str, LoggedEvent]]:
+        """Log entries after ``after`` with their origins (for the bridge to catch up)."""
+        entries = self.client.zrangebyscore(f"{self.prefix}:log", f"({after}", "+inf", 0, limit)
+        return [parse_message(e) for e in _strs(entries)]
+
+    def last_event_id(self) -> int:
+        return int(self.client.get(f"{self.prefix}:seq") or 0)
+
+    def events(
+        self, after: int = 0, *, limit: int = 1000, party: str | None = None
+    ) -> list[LoggedEvent]:
+        low = f"({after}"
+        if party is None:
+            entries = self.client.zrangebyscore(
+                f"{self.prefix}:log", low, "+inf", start=0, num=limit
+            )
+            return [parse_entry(e) for e in _strs(entries)]
+        ids = self.client.zrangebyscore(
+            f"{self.prefix}:party:{party}", low, "+inf", start=0, num=limit
+        )
+        return self._entries(_strs(ids))
+
+    def history(
+        self, *, party: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[LoggedEvent]:
+        key = f"{self.prefix}:history" + (f":{party}" if party is not None else "")
+        high = f"({before}" if before is not None else "+inf"
+        ids = self.client.zrevrangebyscore(key, high, "-inf", start=0, num=limit)
+        return self._entries(_strs(ids))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,67 @@
+"""Many threads applying reports and commands at once: no lost update, events in log order."""
+
+from __future__ import annotations
+
+import threading
+
+from talkbox import events as ev
+from talkbox.model import CallStatus, ConferenceStatus
+from talkbox.providers.base import ParticipantChange
+from talkbox.store import MemoryStore
+from talkbox.switchboard import Switchboard
+from tests.fakes import Clock, FakeProvider, Phone, Recorder
+
+
+def test_parallel_calls_all_end_with_events_in_log_order() -> None:
+    clock, provider = Clock(), FakeProvider()
+    board = Switchboard(MemoryStore(), provider, clock=clock)  # real thread pool for effects
+    recorder = Recorder()
+    rooms = [board.dial(f"client:caller_{i}", f"client:callee_{i}") for i in range(20)]
+    sids = {room.id: room.caller.provider_id for room in rooms}
+
+    def drive(room_id: str) -> None:
+        caller = Phone(str(sids[room_id]), room_id)
+        for _ in range(3):  # duplicates from Twilio's retries, concurrently
+            board.apply(caller.member(ParticipantChange.JOINED, clock.now, 1))
+        board.apply(caller.status(CallStatus.COMPLETED, clock.now, duration=1))
+
+    with recorder.listening():
+        threads = [threading.Thread(target=drive, args=(r.id,)) for r in rooms]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        board.close()  # wait for the placements the joins triggered
+        for room in rooms:
+            callee = board.get(room.id).calls[1]
+            assert callee.provider_id is not None
+            board.apply(Phone(callee.provider_id, room.id).status(CallStatus.BUSY, clock.now))
+    assert all(board.get(r.id).status is ConferenceStatus.ENDED for r in rooms)
+    assert recorder.ids == sorted(recorder.ids)  # published in log order
+    assert len(recorder.of(ev.ConferenceEnded)) == 20
+    assert len(recorder.of(ev.ParticipantJoined)) == 20  # duplicates changed nothing
+    assert len([c for c in provider.commands if c[0] == "add"]) == 20  # each callee once
+
+
+def test_a_receiver_that_commands_the_switchboard_does_not_deadlock() -> None:
+    clock, provider = Clock(), FakeProvider()
+    board = Switchboard(MemoryStore(), provider, clock=clock, run_effect=lambda w: w())
+    seen: list[str] = []
+
+    def add_carol_when_answered(sender: object, event: ev.Event, **_: object) -> None:
+        assert isinstance(event, ev.CallAnswered)
+        seen.append("receiver")
+        board.add_participant(event.conference_id, "client:carol")  # publishes call-created
+
+    def everything(sender: object, event: ev.Event, **_: object) -> None:
+        seen.append(event.name)
+
+    conf = board.dial("client:alice", "client:bob")
+    with (
+        ev.call_answered.connected_to(add_carol_when_answered),
+        ev.event_published.connected_to(everything),
+    ):
+        board.apply(Phone("CA0001", conf.id).status(CallStatus.IN_PROGRESS, clock.tick()))
+    # Every receiver sees the first event before anyone sees the one published from inside.
+    assert seen == ["receiver", "call-answered", "call-created"]
+    assert [str(c.endpoint) for c in board.get(conf.id).calls][-1] == "client:carol"
