@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -357,3 +358,28 @@ def test_live_lists_calls_by_status_and_rooms_with_participants(
         ("GET", "/Conferences.json", ["in-progress"]),
         ("GET", f"/Conferences/{cf}/Participants.json", None),
     ]
+
+
+def test_final_report_reads_the_finished_call(twilio: FakeTwilio, adapter: TwilioProvider) -> None:
+    from tests.twilio_sim import _call_body
+
+    body = _call_body(call_sid(3), "+14155552672", CALLER_ID, "busy", "outbound-api")
+    body.update(duration="0", end_time="Tue, 25 Nov 2026 17:05:00 +0000")
+    twilio.fail("GET", r"/Calls/CA\w+\.json", (200, body))
+    report = adapter.final_report(call_sid(3))
+    assert report is not None
+    assert (report.status, report.duration, report.provider_call_id) == (
+        CallStatus.BUSY,
+        0.0,
+        call_sid(3),
+    )
+    assert report.timestamp == datetime(2026, 11, 25, 17, 5, tzinfo=UTC).timestamp()
+    assert [(s.method, s.path) for s in twilio.sent] == [("GET", f"/Calls/{call_sid(3)}.json")]
+
+
+def test_final_report_of_a_live_or_unknown_call_is_none(
+    twilio: FakeTwilio, adapter: TwilioProvider
+) -> None:
+    assert adapter.final_report(call_sid(4)) is None  # the fake answers in-progress
+    twilio.fail("GET", r"/Calls/CA\w+\.json", (404, error_body(404, 20404, "not found")))
+    assert adapter.final_report(call_sid(5)) is None

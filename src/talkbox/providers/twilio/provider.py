@@ -11,9 +11,11 @@ Twilio accepts in place of the ConferenceSid.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +28,7 @@ from talkbox.config import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, Settings, TwilioSet
 from talkbox.errors import ConfigError, ProviderError
 from talkbox.model import Call, CallStatus, Conference, Endpoint
 from talkbox.providers.base import (
+    CallReport,
     Credentials,
     LiveCall,
     LiveConference,
@@ -35,6 +38,8 @@ from talkbox.providers.base import (
 )
 from talkbox.providers.twilio.errors import PROVIDER, RetryPolicy
 from talkbox.providers.twilio.reports import CALL_STATUSES
+
+log = logging.getLogger("talkbox.providers.twilio")
 
 #: Call progress we subscribe to for every leg we place.
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
@@ -313,6 +318,8 @@ class TwilioProvider(Provider):
                     status=CALL_STATUSES.get(str(c.status), CallStatus.INITIATED),
                     to=str(c.to or ""),
                     from_=str(getattr(c, "_from", None) or ""),
+                    # inbound, outbound-api (calls.create) or outbound-dial (participants)
+                    direction="inbound" if str(c.direction) == "inbound" else "outbound",
                 )
                 for c in listed
             )
@@ -344,11 +351,32 @@ class TwilioProvider(Provider):
                 )
             )
             in_room.update({str(p.call_sid): str(room.sid) for p in people})
-        calls = [
-            LiveCall(c.provider_call_id, c.status, c.to, c.from_, in_room.get(c.provider_call_id))
-            for c in calls
-        ]
+        calls = [replace(c, provider_conference_id=in_room.get(c.provider_call_id)) for c in calls]
         return LiveView(calls=tuple(calls), conferences=tuple(conferences))
+
+    def final_report(self, provider_call_id: str) -> CallReport | None:
+        """How a leg that is no longer live ended, read from Twilio's call record (its
+        status, ``duration`` and ``end_time``); ``None`` if Twilio cannot tell us now."""
+        try:
+            record: Any = self.retry.run(
+                f"calls({provider_call_id}).fetch",
+                lambda: self.client.calls(provider_call_id).fetch(),
+                repeatable=True,
+            )
+        except ProviderError as exc:
+            log.warning("could not fetch the final state of %s: %s", provider_call_id, exc)
+            return None
+        status = CALL_STATUSES.get(str(record.status))
+        if status is None or not status.is_terminal:
+            return None
+        ended = getattr(record, "end_time", None)
+        duration = str(record.duration) if record.duration is not None else ""
+        return CallReport(
+            status=status,
+            timestamp=ended.timestamp() if isinstance(ended, datetime) else None,
+            provider_call_id=provider_call_id,
+            duration=float(duration) if duration.isdigit() else None,
+        )
 
 
 def _check_ttl(ttl: int) -> int:
