@@ -23,12 +23,16 @@ class World:
         twilio: FakeTwilio,
         routes: Mapping[str, Sequence[str]] | None = None,
         is_online: Callable[[str], bool] | None = None,
+        run_effect: Callable[[Callable[[], None]], Any] | None = None,
     ) -> None:
         self.twilio = twilio
         self.clock = Clock(1_800_000_000.0)
         self.provider = provider()
         self.board = Switchboard(
-            MemoryStore(), self.provider, clock=self.clock, run_effect=lambda work: work()
+            MemoryStore(),
+            self.provider,
+            clock=self.clock,
+            run_effect=run_effect or (lambda work: work()),
         )
         blueprint = twilio_blueprint(
             self.board,

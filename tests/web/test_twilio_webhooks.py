@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from tests.twilio_sim import (
     OUR_NUMBER,
@@ -311,3 +313,35 @@ def test_post_helper_signs_over_the_public_url(world: World) -> None:
     delivery = Leg(call_sid(1), "a", "b").status("ringing", 1.0)
     assert delivery.url.startswith(PUBLIC_URL + "/twilio/call-status")
     assert post(world.client, delivery).status_code == 204
+
+
+def test_status_webhooks_never_wait_for_twilios_rest_api() -> None:
+    """The caller's join asks for the callee to be dialled; the webhook answers first."""
+    pending: list[Callable[[], None]] = []
+    with FakeTwilio().running() as twilio:
+        world = World(twilio, run_effect=pending.append)
+        leg = open_call(world)
+        room = Room(world.conf_id)
+        alice = Leg(
+            leg.sid, "client:alice", "client:bob", label=world.board.get(world.conf_id).caller.id
+        )
+        assert world.post(room.event("participant-join", world.t(), alice)).status_code == 204
+        assert twilio.sent == []
+        assert len(pending) == 1
+        pending.pop()()
+        assert [s.path for s in twilio.sent] == [f"/Conferences/{world.conf_id}/Participants.json"]
+
+
+def test_a_leg_we_do_not_know_in_a_known_room_is_hung_up_politely(world: World) -> None:
+    conf = world.board.dial("client:alice", "client:bob")
+    query = f"conference={conf.id}&call=call_0000000000000000"
+    response = world.post(voice(call_sid(1), "+14155552671", "client:alice", query=query))
+    assert [child.tag for child in parse_twiml(response.data)] == ["Say", "Hangup"]
+
+
+def test_the_twilio_entry_point_loads_the_adapter() -> None:
+    from talkbox.providers import available, load
+    from talkbox.providers.twilio import TwilioProvider
+
+    assert "twilio" in available()
+    assert load("twilio") is TwilioProvider

@@ -111,7 +111,7 @@ def twilio_blueprint(
         current_app.logger.exception("Twilio webhook %s failed", request.path)
         if request.endpoint == f"{name}.voice":
             return _twiml(twiml.goodbye(twiml.CANNOT_CONNECT))
-        # Not a 500: the report is not lost for good, Twilio retries and the next one wins.
+        # Not a 500 with a stack trace page: a short reason, and the trace in our log.
         return _reject(503, "could not apply the report right now")
 
     @bp.post(urls.voice_route)
@@ -132,9 +132,9 @@ def twilio_blueprint(
         """A leg talkbox placed was answered: into its room, unless the room is over."""
         try:
             conf = switchboard.get(conference_id)
+            call = conf.call(call_id) if call_id else conf.call_by_provider_id(call_sid)
         except NotFound:
             return twiml.goodbye(twiml.CANNOT_CONNECT)
-        call = conf.call(call_id) if call_id else conf.call_by_provider_id(call_sid)
         if call is None or not conf.status.is_open or not call.is_live:
             return twiml.goodbye()
         return twiml.join_room(urls, conf.id, call.id)
