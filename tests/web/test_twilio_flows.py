@@ -454,3 +454,36 @@ def _not_found() -> dict[str, object]:
     from tests.twilio_sim import error_body
 
     return error_body(404, 20404, "The requested resource was not found")
+
+
+def test_recovery_after_a_restart_reads_twilios_live_view_and_final_states() -> None:
+    """Talkbox stops while bob's phone rings; meanwhile bob was busy. On start-up the
+    switchboard reconciles with what Twilio lists and the finished call's record."""
+    from tests.twilio_sim import _call_body, _conference_body, _participant_body
+
+    with FakeTwilio().running() as twilio:
+        world = World(twilio)
+        room, alice, bob = browser_calls(world, BOB_PHONE)
+        for delivery in joins(world, room, alice):
+            world.deliver(delivery)
+        world.deliver(bob.status("ringing", world.t()))
+        twilio.sent.clear()
+        # While down: bob was busy (no longer live); alice still sits in the room.
+        twilio.live_calls["in-progress"] = [
+            _call_body(alice.sid, BOB_PHONE, "client:alice", "in-progress", "inbound")
+        ]
+        twilio.live_rooms.append(
+            (
+                _conference_body(room.sid, world.conf_id),
+                [_participant_body(room.sid, alice.sid, alice.label, "connected")],
+            )
+        )
+        finished = _call_body(bob.sid, BOB_PHONE, CALLER_ID, "busy", "outbound-api")
+        finished.update(duration="0", end_time="Tue, 25 Nov 2026 17:05:00 +0000")
+        twilio.fail("GET", rf"/Calls/{bob.sid}\.json", (200, finished))
+        result = world.board.reconcile()
+    conf = world.board.get(world.conf_id)
+    assert result.closed == [conf.calls[1].id]
+    assert conf.calls[1].status is CallStatus.BUSY
+    assert conf.status is ConferenceStatus.ENDING  # alice is being hung up
+    assert rest(world)[-1] == ("POST", f"/Calls/{alice.sid}.json", {"Status": ["completed"]})
