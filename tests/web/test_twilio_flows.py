@@ -26,7 +26,7 @@ from tests.twilio_sim import (
     joined,
     voice,
 )
-from tests.web.conftest import World
+from tests.twilio_world import World
 
 from talkbox import events as ev
 from talkbox.errors import ProviderError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from tests.twilio_sim import (
@@ -20,13 +20,19 @@ from tests.twilio_sim import (
     sign,
     voice,
 )
-from tests.web.conftest import World
+from tests.twilio_world import World
 
 from talkbox.errors import ConfigError
 from talkbox.model import CallStatus, ConferenceStatus
 from talkbox.providers.twilio import WebhookUrls, call_report
 from talkbox.switchboard import Applied
 from talkbox.web import twilio_blueprint
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with FakeTwilio().running() as twilio:
+        yield World(twilio)
 
 
 def status_of(world: World, sid: str) -> CallStatus:

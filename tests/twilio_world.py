@@ -1,17 +1,18 @@
+"""Talkbox wired to a fake Twilio, for webhook and flow tests."""
+
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
-from tests.fakes import Clock, Recorder
-from tests.twilio_sim import Delivery, FakeTwilio, app_for, post, provider, settings
 
 from talkbox.store import MemoryStore
 from talkbox.switchboard import Switchboard
 from talkbox.web import twilio_blueprint
+from tests.fakes import Clock, Recorder
+from tests.twilio_sim import Delivery, FakeTwilio, app_for, post, provider, settings
 
 
 class World:
@@ -57,9 +58,3 @@ class World:
     def deliver(self, delivery: Delivery) -> None:
         response = self.post(delivery)
         assert response.status_code in (200, 204), (delivery, response.get_data(as_text=True))
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with FakeTwilio().running() as twilio:
-        yield World(twilio)
