@@ -211,6 +211,14 @@ def test_a_retried_voice_webhook_does_not_open_a_second_room(world: World) -> No
     assert len(world.board.live()) == 1
 
 
+def test_a_voice_webhook_retried_after_its_room_ended_hangs_up(world: World) -> None:
+    leg = open_call(world)
+    assert world.post(leg.status("completed", world.t(), duration=0)).status_code == 204
+    assert world.board.get(world.conf_id).status is ConferenceStatus.ENDED
+    again = world.post(voice(inbound_sid(1), "client:alice", "client:bob"))
+    assert [child.tag for child in parse_twiml(again.data)] == ["Hangup"]
+
+
 def test_browser_call_to_an_invalid_number_is_told_so(world: World) -> None:
     response = world.post(voice(inbound_sid(1), "client:alice", "12"))
     root = parse_twiml(response.data)

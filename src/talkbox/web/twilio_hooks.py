@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from talkbox.config import Settings
 from talkbox.errors import ConfigError, NotFound, TalkboxError
-from talkbox.model import CLIENT_PREFIX, CallStatus, Endpoint
+from talkbox.model import CLIENT_PREFIX, CallStatus, Conference, Endpoint
 from talkbox.providers.twilio import twiml
 from talkbox.providers.twilio.provider import TwilioProvider
 from talkbox.providers.twilio.reports import (
@@ -153,7 +153,7 @@ def twilio_blueprint(
         except TalkboxError as exc:
             log.info("browser call %s from %s to %r refused: %s", call_sid, caller, to, exc)
             return twiml.goodbye(f"Sorry, we cannot call that number. {_spoken(exc)}")
-        return twiml.join_room(urls, conf.id, conf.caller.id)
+        return _join_caller(conf)
 
     def _phone_call(caller: str, number: str, call_sid: str, status: CallStatus) -> str:
         """A telephone called one of our numbers: ring everyone it belongs to who is online."""
@@ -180,6 +180,13 @@ def twilio_blueprint(
             # e.g. a withheld caller id (Twilio sends "anonymous"), which is not an endpoint.
             log.info("call %s from %r refused: %s", call_sid, caller, exc)
             return twiml.goodbye(twiml.CANNOT_CONNECT)
+        return _join_caller(conf)
+
+    def _join_caller(conf: Conference) -> str:
+        # A retried webhook finds the room it opened; if that room is over meanwhile, joining
+        # would recreate an empty Twilio conference under the same name.
+        if not conf.status.is_open or not conf.caller.is_live:
+            return twiml.goodbye()
         return twiml.join_room(urls, conf.id, conf.caller.id)
 
     @bp.post(urls.call_status_route)
