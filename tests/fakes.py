@@ -65,6 +65,9 @@ class FakeProvider(Provider):
         self._maybe_fail("hangup")
         self.commands.append(("hangup", str(call.provider_id)))
 
+    def farewell(self, call: Call, reason: EndReason) -> None:
+        self.commands.append(("farewell", str(call.provider_id), reason.value))
+
     def remove_participant(self, conference: Conference, call: Call) -> None:
         self._maybe_fail("remove")
         self.commands.append(("remove", str(call.provider_id)))

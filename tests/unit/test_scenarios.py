@@ -146,8 +146,8 @@ def test_invalid_callee_number_refused_by_provider(
     conf = board.dial("client:alice", "+14155552671")
     alice = Phone("CA0001", conf.id)
     answer(board, alice, clock, 1)
-    # The callee's placement failed: the leg failed, the room is ending, alice is hung up.
-    assert provider.hangups() == ["CA0001"]
+    # The callee's placement failed: the leg failed, the room is ending, alice is told why.
+    assert provider.commands[-1] == ("farewell", "CA0001", "invalid-number")
     board.apply(alice.status(CallStatus.COMPLETED, clock.tick(), duration=1))
     names = trail(recorder)
     assert names[-6:] == [
@@ -173,7 +173,7 @@ def test_callee_does_not_answer(
     recorder.clear()
     board.apply(bob.status(CallStatus.RINGING, clock.tick()))
     board.apply(bob.status(CallStatus.NO_ANSWER, clock.tick(60)))
-    assert provider.hangups() == ["CA0001"]
+    assert provider.commands[-1] == ("farewell", "CA0001", "no-answer")  # told, then hung up
     board.apply(alice.status(CallStatus.COMPLETED, clock.tick(), duration=62))
     assert trail(recorder) == [
         ("call-ringing", "client:bob"),

@@ -31,6 +31,7 @@ from tests.twilio_world import World
 from talkbox import events as ev
 from talkbox.errors import ProviderError
 from talkbox.model import CallStatus, ConferenceStatus, EndReason
+from talkbox.providers.twilio import twiml
 
 Phases = Iterator[list[Delivery]]
 Flow = Callable[[World], Phases]
@@ -318,12 +319,17 @@ def test_invalid_number_ends_the_room_with_that_reason(seed: int | None) -> None
     creates = world.twilio.requests("POST", r"/Conferences/conf_\w+/Participants\.json")
     assert len(creates) == 1  # a refused create is not repeated
     hangups = world.twilio.requests("POST", rf"/Calls/{inbound_sid(1)}\.json")
-    assert hangups[0].form == {"Status": ["completed"]}
+    assert hangups[0].form == farewell("invalid-number")  # told why, then hung up
 
 
 # -- what talkbox asked Twilio for, in order ------------------------------------------------------
+def farewell(reason: str) -> dict[str, list[str]]:
+    """The form of ``calls(sid).update`` that tells a caller left alone why, then hangs up."""
+    return {"Twiml": [twiml.goodbye(twiml.FAREWELLS[reason])]}
+
+
 def rest(world: World) -> list[tuple[str, str, dict[str, list[str]]]]:
-    wanted = ("From", "To", "Label", "Status", "Muted", "Hold")
+    wanted = ("From", "To", "Label", "Status", "Muted", "Hold", "Twiml")
     return [
         (s.method, s.path, {k: v for k, v in s.form.items() if k in wanted})
         for s in world.twilio.sent
@@ -389,9 +395,10 @@ def test_kick_deletes_the_participant_and_the_room_goes_on() -> None:
     assert events.count("conference-ended") == 1
 
 
-def test_no_answer_hangs_up_the_caller() -> None:
+def test_no_answer_tells_the_caller_then_hangs_up() -> None:
     world = run(no_answer)
-    assert rest(world)[-1] == ("POST", f"/Calls/{inbound_sid(1)}.json", {"Status": ["completed"]})
+    assert rest(world)[-1] == ("POST", f"/Calls/{inbound_sid(1)}.json", farewell("no-answer"))
+    assert "nobody answered" in rest(world)[-1][2]["Twiml"][0]
 
 
 def test_mute_and_hold_through_twilio_and_back() -> None:
@@ -486,4 +493,4 @@ def test_recovery_after_a_restart_reads_twilios_live_view_and_final_states() -> 
     assert result.closed == [conf.calls[1].id]
     assert conf.calls[1].status is CallStatus.BUSY
     assert conf.status is ConferenceStatus.ENDING  # alice is being hung up
-    assert rest(world)[-1] == ("POST", f"/Calls/{alice.sid}.json", {"Status": ["completed"]})
+    assert rest(world)[-1] == ("POST", f"/Calls/{alice.sid}.json", farewell("busy"))

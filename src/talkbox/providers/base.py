@@ -192,6 +192,12 @@ class Provider(ABC):
     def live(self) -> LiveView:
         """Every leg and room the provider considers live, for recovery."""
 
+    def farewell(self, call: Call, reason: EndReason) -> None:
+        """End the leg of someone left alone in a room that never connected (nobody answered,
+        busy, invalid number), telling them why where the provider can speak to them. The
+        default just hangs up."""
+        self.hangup(call)
+
     def final_report(self, provider_call_id: str) -> CallReport | None:
         """How a leg that is no longer live ended (status, duration), for reconciling after a
         restart; ``None`` when the provider cannot tell. Providers that can look a finished

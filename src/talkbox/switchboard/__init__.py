@@ -171,6 +171,10 @@ class Switchboard:
             if effect.kind is EffectKind.HANGUP:
                 self.provider.hangup(call)
                 return
+            if effect.kind is EffectKind.FAREWELL:
+                assert effect.reason is not None
+                self.provider.farewell(call, effect.reason)
+                return
             if effect.kind is EffectKind.PLACE:
                 provider_id = self.provider.place_call(conf, call)
             else:
@@ -185,7 +189,7 @@ class Switchboard:
         self._placed(effect.conference_id, effect.call_id, provider_id)
 
     def _effect_failed(self, effect: Effect, exc: Exception) -> None:
-        if effect.kind is EffectKind.HANGUP:
+        if effect.kind in (EffectKind.HANGUP, EffectKind.FAREWELL):
             self._record_failure(effect.conference_id, effect.kind.value, effect.call_id, exc)
             return
         self._change(

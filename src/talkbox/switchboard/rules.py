@@ -51,6 +51,7 @@ class EffectKind(StrEnum):
     PLACE = "place"  # provider.place_call: a room's first leg
     ADD = "add"  # provider.add_participant
     HANGUP = "hangup"  # provider.hangup
+    FAREWELL = "farewell"  # provider.farewell: tell the one left why, then hang up
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Effect:
     kind: EffectKind
     conference_id: str
     call_id: str
+    reason: EndReason | None = None
 
 
 @dataclass
@@ -86,8 +88,8 @@ class Builder:
     def emit(self, event: ev.Event) -> None:
         self.events.append(event)
 
-    def effect(self, kind: EffectKind, call: Call) -> None:
-        self.effects.append(Effect(kind, self.conf.id, call.id))
+    def effect(self, kind: EffectKind, call: Call, reason: EndReason | None = None) -> None:
+        self.effects.append(Effect(kind, self.conf.id, call.id, reason))
 
     def result(self) -> tuple[Conference, list[ev.Event]] | None:
         return (self.conf, self.events) if self.changed else None
@@ -208,13 +210,26 @@ class Builder:
         if not self.conf.status.is_open:
             return
         self.put_conf(status=ConferenceStatus.ENDING)
+        unanswered = self.unanswered_reason()
         for call in list(self.conf.live_calls()):
             if call.status is CallStatus.QUEUED:
                 self.cancel_unplaced(call)
             elif call.provider_id is not None and not self.has_left(call):
-                self.effect(EffectKind.HANGUP, call)
+                if unanswered is not None and call.id == self.conf.calls[0].id:
+                    self.effect(EffectKind.FAREWELL, call, unanswered)
+                else:
+                    self.effect(EffectKind.HANGUP, call)
             # A leg being placed right now has no provider id yet: it is hung up as soon as
             # the placement returns one (see record_placement).
+
+    def unanswered_reason(self) -> EndReason | None:
+        """Why the first leg, connected, is left alone without anybody having answered it
+        (``no-answer``, ``busy`` ...), or None when that is not what is happening."""
+        first, others = self.conf.calls[0], self.conf.calls[1:]
+        if not first.was_answered or not others or any(c.is_live for c in others):
+            return None
+        reason, _ = outcome(self.conf)
+        return None if reason in (EndReason.COMPLETED, EndReason.CANCELED) else reason
 
     def has_left(self, call: Call) -> bool:
         """Left the room already: its leg is ending on its own, no need to hang it up."""

@@ -26,7 +26,7 @@ from twilio.rest import Client
 
 from talkbox.config import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, Settings, TwilioSettings
 from talkbox.errors import ConfigError, ProviderError
-from talkbox.model import Call, CallStatus, Conference, Endpoint
+from talkbox.model import Call, CallStatus, Conference, Endpoint, EndReason
 from talkbox.providers.base import (
     CallReport,
     Credentials,
@@ -222,6 +222,22 @@ class TwilioProvider(Provider):
         self.retry.run(
             f"calls({sid}).update(status={status})",
             lambda: self.client.calls(sid).update(status=status),
+            repeatable=True,
+        )
+
+    def farewell(self, call: Call, reason: EndReason) -> None:
+        """Redirect the leg to a short spoken reason and a hang-up (``calls(sid).update`` with
+        inline TwiML) rather than cutting a caller off in silence."""
+        from talkbox.providers.twilio.twiml import FAREWELLS, goodbye
+
+        message = FAREWELLS.get(reason.value)
+        if message is None or call.status is not CallStatus.IN_PROGRESS:
+            self.hangup(call)
+            return
+        sid = self._call_sid(call)
+        self.retry.run(
+            f"calls({sid}).update(twiml=farewell)",
+            lambda: self.client.calls(sid).update(twiml=goodbye(message)),
             repeatable=True,
         )
 

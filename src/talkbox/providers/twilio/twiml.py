@@ -29,6 +29,16 @@ def join_room(urls: WebhookUrls, conference_id: str, call_id: str) -> str:
     return str(response)
 
 
+#: What a caller left alone hears before the hang-up, by why nobody joined them.
+FAREWELLS = {
+    "no-answer": "Sorry, nobody answered. Please try again later. Goodbye.",
+    "busy": "Sorry, the line is busy. Please try again later. Goodbye.",
+    "rejected": "Sorry, your call was declined. Goodbye.",
+    "invalid-number": "Sorry, that number cannot be reached. Please check it and try again.",
+    "failed": CANNOT_CONNECT,
+}
+
+
 def goodbye(message: str | None = None) -> str:
     """A short spoken message (if any), then hang up: better than silence or an error tone."""
     response = VoiceResponse()
