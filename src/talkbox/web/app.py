@@ -145,7 +145,7 @@ def create_app(
     import os
 
     settings = settings or Settings.from_env()
-    app = Flask("talkbox")
+    app = Flask("talkbox", static_folder=None)
     app.config.update(DEFAULTS)
     app.config["SECRET_KEY"] = os.environ.get("TALKBOX_SECRET_KEY") or secrets.token_hex(32)
     if settings.public_url and settings.public_url.startswith("https://"):
@@ -191,7 +191,8 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = Tr
     loopback = is_loopback(host)
     if loopback and isinstance(tb.provider, LocalProvider):
         tb.provider.loopback_only = True
-    print(f"talkbox: {tb.provider.name} provider, store {tb.store!r}")
+    where = getattr(tb.store, "path", None) or type(tb.store).__name__
+    print(f"talkbox: {tb.provider.name} provider, store {where}")
     if demo and loopback:
         logins = create_demo_users(tb.accounts)
         print(f"talkbox: open http://{host}:{port}/ in two browser windows and log in as")
