@@ -18,10 +18,14 @@ def answered(phone: Phones) -> tuple[Phone, Phone, float]:
     started = time.monotonic()
     alice.dial("bob")
     bob.wait_visible("#incoming")
+    rang = time.monotonic()
     bob.click("#accept")
     alice.wait_connected()
     bob.wait_connected()
-    return alice, bob, time.monotonic() - started
+    done = time.monotonic()
+    print(f"timing: call -> bob rings {(rang - started) * 1000:.0f} ms, ", end="")
+    print(f"accept -> both connected {(done - rang) * 1000:.0f} ms")
+    return alice, bob, done - started
 
 
 def assert_audio_flows(receiver: Phone) -> None:

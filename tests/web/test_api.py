@@ -191,3 +191,22 @@ def test_tokens(alice: User, app: Flask) -> None:
     )
     assert api_client.get("/api/me", headers=bearer).status_code == 401
     assert api_client.get("/api/me", headers={"Authorization": "Basic x"}).status_code == 401
+
+
+def test_mounts_in_an_existing_app() -> None:
+    from talkbox.config import Settings
+    from talkbox.store import MemoryStore
+
+    host = Flask("host")
+    host.config["SECRET_KEY"] = "k"
+    tb = Talkbox.from_config(host.config, Settings(store="memory"), store=MemoryStore())
+    tb.init_app(host, url_prefix="/phone")
+    try:
+        assert host.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+        response = host.test_client().get("/phone/me")
+        assert response.status_code == 401
+        assert response.json == {"error": "unauthorized", "message": "log in first"}
+        assert host.test_client().get("/elsewhere").status_code == 404  # not turned into JSON
+        assert host.test_client().get("/elsewhere").json is None
+    finally:
+        tb.close()

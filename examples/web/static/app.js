@@ -334,7 +334,8 @@ async function refreshUsers() {
     button.type = "button";
     button.textContent = "Call";
     button.setAttribute("aria-label", `Call ${name}`);
-    button.disabled = !online;
+    button.dataset.online = String(online);
+    button.disabled = !online || Boolean(state.room);
     button.addEventListener("click", () => dial(name));
     item.append(label, button);
     list.append(item);
@@ -375,6 +376,9 @@ function render() {
   const room = state.room;
   $("call").hidden = !room;
   $("dial").disabled = Boolean(room);
+  for (const button of $("users").querySelectorAll("button")) {
+    button.disabled = Boolean(room) || button.dataset.online !== "true";
+  }
   if (!room) {
     state.connectedSince = null;
     $("timer").textContent = "0:00";

@@ -365,6 +365,11 @@ class LocalProvider(Provider):
             self._legs[leg.id] = leg
         return leg.id
 
+    def discard(self, leg_id: str) -> None:
+        """Forget an originated leg talkbox did not record (the command failed)."""
+        with self._lock:
+            self._legs.pop(leg_id, None)
+
     def attach(self, leg_id: str, conference_id: str, call_id: str) -> None:
         """Tie an originated leg to the room talkbox made for it and report it joined."""
         with self._lock:

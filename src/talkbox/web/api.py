@@ -233,9 +233,13 @@ def dial() -> tuple[Response, int]:
     if provider is not None and device is not None:
         # The browser placing the call is the caller's leg, answered already.
         leg = provider.originate(who.name, device)
-        conf = board.incoming(
-            who.endpoint, target, provider_call_id=leg, status=CallStatus.IN_PROGRESS
-        )
+        try:
+            conf = board.incoming(
+                who.endpoint, target, provider_call_id=leg, status=CallStatus.IN_PROGRESS
+            )
+        except BaseException:
+            provider.discard(leg)
+            raise
         provider.attach(leg, conf.id, conf.caller.id)
         view = room_view(board.get(conf.id), who.endpoint)
         view["leg"] = leg

@@ -88,6 +88,7 @@ class Talkbox:
         provider: Provider | None = None,
         run_effect: Callable[[Callable[[], None]], Any] | None = None,
     ) -> Talkbox:
+        config = {**DEFAULTS, **config}
         store = store or open_store(settings.store)
         if provider is None:
             provider_type = load(settings.provider)
@@ -116,6 +117,11 @@ class Talkbox:
     def init_app(self, app: Flask, url_prefix: str = "/api") -> None:
         from talkbox.web.api import api, register_error_handlers
 
+        for key, value in DEFAULTS.items():
+            if key.startswith("TALKBOX_"):
+                app.config.setdefault(key, value)
+        if not app.config.get("SESSION_COOKIE_SAMESITE"):
+            app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # secure by default in any app
         app.extensions[EXTENSION] = self
         app.register_blueprint(api, url_prefix=url_prefix)
         register_error_handlers(app, url_prefix)
