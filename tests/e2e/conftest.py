@@ -132,12 +132,14 @@ class Phone:
 def phone(browser: Any, server: str) -> Iterator[Callable[..., Phone]]:
     contexts: dict[str, Any] = {}
 
-    def open_phone(name: str) -> Phone:
+    def open_phone(name: str, init_script: str | None = None) -> Phone:
         if name not in contexts:
             # bypass_csp: Playwright polls with eval, which the page's CSP forbids (rightly).
             contexts[name] = browser.new_context(permissions=["microphone"], bypass_csp=True)
         page = contexts[name].new_page()
         page.on("pageerror", lambda exc: print(f"[{name}] page error: {exc}"))
+        if init_script:
+            page.add_init_script(init_script)
         page.goto(server + "/")
         page.wait_for_selector("#login:not([hidden]), #phone:not([hidden])")
         if page.is_visible("#login"):  # a second tab of a logged-in user skips this

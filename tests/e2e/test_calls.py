@@ -154,3 +154,30 @@ def test_reload_mid_call_restores_the_call(phone: Phones) -> None:
     assert_audio_flows(alice)
     bob.wait_text("#call-peer", "alice")
     bob.wait_text("#call-status", "Connected")
+
+
+DENY_MICROPHONE = """
+navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+"""
+
+
+def test_microphone_denied_is_explained(phone: Phones) -> None:
+    alice, _ = phone("alice", DENY_MICROPHONE), phone("bob")
+    online(alice, "bob")
+    alice.dial("bob")
+    alice.wait_text("#message", "Microphone access was denied")
+    assert not alice.visible("#call")
+
+
+def test_a_duplicated_tab_gets_its_own_device(phone: Phones) -> None:
+    """A duplicated tab inherits sessionStorage (the device id); both tabs must still ring."""
+    alice, bob = phone("alice"), phone("bob")
+    device = bob.page.evaluate("window.talkbox.device")
+    copy = phone("bob", f"sessionStorage.setItem('talkbox-device', '{device}')")
+    assert copy.page.evaluate("window.talkbox.device") != device
+    online(alice, "bob")
+    alice.dial("bob")
+    bob.wait_visible("#incoming")
+    copy.wait_visible("#incoming")
+    assert "another tab" not in bob.text("#message")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from talkbox.config import Settings
 from talkbox.providers.local import LocalProvider
-from talkbox.store import MemoryStore
+from talkbox.store import MemoryStore, SQLiteStore, Store
 from talkbox.web import Talkbox, create_app, talkbox_of
 from talkbox.web.stream import DeviceStream
 from tests.fakes import ManualTimers
@@ -28,12 +29,20 @@ def timers() -> ManualTimers:
     return ManualTimers()
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every web test runs on both stores: the quick start uses SQLite, the tests memory."""
+    store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "web.db")
+    yield store
+    store.close()
+
+
 @pytest.fixture
-def app(timers: ManualTimers) -> Iterator[Flask]:
+def app(timers: ManualTimers, store: Store) -> Iterator[Flask]:
     provider = LocalProvider(ring_timeout=30, grace=5, loopback_only=True, schedule=timers)
     app = create_app(
         Settings(store="memory"),
-        store=MemoryStore(),
+        store=store,
         provider=provider,
         run_effect=inline,
         TESTING=True,

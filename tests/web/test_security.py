@@ -80,7 +80,7 @@ def test_alice_cannot_touch_bobs_call_with_carol(
     assert alice.post("/api/signal", relay).status_code == 403
     # bob cannot answer carol's leg either, though the room is his
     assert bob.post(f"/api/calls/{invite['call_id']}/hangup").status_code == 403
-    assert alice.get("/api/calls").json == {"calls": []}
+    assert alice.get("/api/calls").json["calls"] == []  # type: ignore[index]
     assert a1.events() == []  # nothing of bob's call reached alice's device
 
 

@@ -79,3 +79,19 @@ def test_a_new_stream_replaces_the_old_one(alice: User, tb: Talkbox) -> None:
     tb.hub.send("alice", {"type": "ping"})
     assert '"type":"ping"' in read_until(new_chunks, "ping")
     new.close()
+
+
+def test_a_replaced_stream_is_told_before_it_ends(alice: User, tb: Talkbox) -> None:
+    old = alice.get("/api/stream?device=device-a1", buffered=False)
+    old_chunks = chunks(old)
+    next(old_chunks)
+    tb.hub.open("alice", "device-a1")  # another page takes the device id
+    assert '{"type":"replaced"}' in "".join(old_chunks)
+
+
+def test_a_user_may_hold_only_so_many_streams(alice: User, tb: Talkbox) -> None:
+    for n in range(tb.hub.max_devices):
+        tb.hub.open("alice", f"device-{n:04d}")
+    response = alice.get("/api/stream?device=device-extra")
+    assert response.status_code == 409
+    assert tb.hub.open("alice", "device-0000")  # a known device may always come back

@@ -7,8 +7,8 @@ import { Ringtone } from "./ringtone.js";
 
 const $ = (id) => document.getElementById(id);
 const api = new Api();
-const device = deviceId();
-const media = new Media(api, device, $("audio"));
+let device = deviceId();
+let media = null; // made once the device id is settled (see claimDevice)
 const ringtone = new Ringtone();
 const state = {
   me: null,
@@ -18,9 +18,10 @@ const state = {
   failures: new Map(), // conference id -> command-failed event
   rang: new Set(), // conference ids of calls that rang on this device
   connectedSince: null,
+  clockSkew: 0, // our clock minus the server's, in seconds
   source: null,
 };
-window.talkbox = { media, state, device, ringtone };
+window.talkbox = { state, ringtone };
 
 function deviceId() {
   // Per tab (sessionStorage): a reload keeps the id, so the server gives the call back to it.
@@ -31,6 +32,33 @@ function deviceId() {
     sessionStorage.setItem("talkbox-device", id);
   }
   return id;
+}
+
+// A duplicated tab inherits sessionStorage, and so this tab's device id; two tabs holding one
+// device id would take the stream from each other. Ask the other tabs first.
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("talkbox-devices") : null;
+if (tabs) {
+  tabs.onmessage = ({ data }) => {
+    if (data.type === "who-has" && data.device === device) tabs.postMessage({ type: "mine", device });
+  };
+}
+
+function claimDevice() {
+  return new Promise((resolve) => {
+    if (!tabs) return resolve();
+    const taken = ({ data }) => {
+      if (data.type === "mine" && data.device === device) {
+        sessionStorage.removeItem("talkbox-device");
+        device = deviceId();
+      }
+    };
+    tabs.addEventListener("message", taken);
+    tabs.postMessage({ type: "who-has", device });
+    setTimeout(() => {
+      tabs.removeEventListener("message", taken);
+      resolve();
+    }, 60);
+  });
 }
 
 const user = (endpoint) => (endpoint || "").replace(/^client:/, "");
@@ -48,6 +76,10 @@ function fail(err) {
 
 // -- session -----------------------------------------------------------------------------------
 async function start() {
+  await claimDevice();
+  media = new Media(api, device, $("audio"));
+  media.onchange = () => render();
+  Object.assign(window.talkbox, { media, device });
   try {
     loggedIn(await api.get("/me"));
   } catch (err) {
@@ -210,6 +242,12 @@ async function onSignal(message) {
       }
       scheduleRefresh();
       break;
+    case "replaced":
+      // This device id was taken over by another page: stop, or we would take it back.
+      state.source.close();
+      media.closeAll();
+      say("This phone is now open in another tab. Reload to use it here.");
+      break;
     case "reset":
       refreshCalls();
       refreshHistory();
@@ -300,7 +338,9 @@ const myLeg = (room) => room.legs.find((leg) => leg.call_id === room.call_id);
 async function refreshCalls() {
   let calls;
   try {
-    ({ calls } = await api.get("/calls"));
+    const data = await api.get("/calls");
+    calls = data.calls;
+    state.clockSkew = Date.now() / 1000 - data.now;
   } catch (err) {
     if (err.status === 401) showLogin();
     return;
@@ -407,10 +447,10 @@ function render() {
 
 function tick() {
   if (state.connectedSince) {
-    $("timer").textContent = formatDuration(Date.now() / 1000 - state.connectedSince);
+    const serverNow = Date.now() / 1000 - state.clockSkew;
+    $("timer").textContent = formatDuration(serverNow - state.connectedSince);
   }
 }
 
-media.onchange = () => render();
 setInterval(tick, 1000);
 start();

@@ -35,6 +35,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -129,6 +130,8 @@ class LocalProvider(Provider):
     """Browser-to-browser calls with no account and no internet. Registered as ``local``."""
 
     name: ClassVar[str] = "local"
+    #: How many ended legs to remember.
+    keep_ended: ClassVar[int] = 1000
 
     def __init__(
         self,
@@ -150,6 +153,7 @@ class LocalProvider(Provider):
         self._legs: dict[str, Leg] = {}
         self._by_call: dict[str, str] = {}
         self._gone: dict[tuple[str, str], Timer] = {}
+        self._ended: deque[str] = deque()
         self._seq = itertools.count(1)
         self._sink: Callable[[Report], object] | None = None
         self._reports: queue.Queue[Report | None] = queue.Queue()
@@ -418,7 +422,7 @@ class LocalProvider(Provider):
             if leg.state not in (LegState.INVITING, LegState.RINGING):
                 raise Conflict(f"call {call_id} can no longer be rejected ({leg.state.value})")
             self._cancel_timer(leg)
-            leg.state = LegState.ENDED
+            self._retire(leg)
             for other in leg.rung - {device_id}:
                 self._send(identity, {"type": "stop-ringing", "leg": leg.id}, other)
             self._call_report(leg, CallStatus.BUSY, reason=EndReason.REJECTED)
@@ -503,13 +507,23 @@ class LocalProvider(Provider):
                     leg.rung.discard(device_id)
                     if not leg.rung:
                         self._cancel_timer(leg)
-                        leg.state = LegState.ENDED
+                        self._retire(leg)
                         self._call_report(leg, CallStatus.NO_ANSWER)
 
     # -- internals ---------------------------------------------------------------------------
     def _leg_of(self, call: Call) -> Leg | None:
         leg_id = call.provider_id or self._by_call.get(call.id)
         return self._legs.get(leg_id) if leg_id else None
+
+    def _retire(self, leg: Leg) -> None:
+        """Mark a leg ended; only the newest ended legs are remembered (to answer late device
+        messages with a clear conflict), so a long-running server does not grow."""
+        leg.state = LegState.ENDED
+        self._ended.append(leg.id)
+        while len(self._ended) > self.keep_ended:
+            old = self._legs.pop(self._ended.popleft(), None)
+            if old is not None and self._by_call.get(old.call_id) == old.id:
+                del self._by_call[old.call_id]
 
     def _cancel_timer(self, leg: Leg) -> None:
         if leg.timer is not None:
@@ -522,7 +536,7 @@ class LocalProvider(Provider):
             if leg is None or leg.state not in (LegState.INVITING, LegState.RINGING):
                 return
             leg.timer = None
-            leg.state = LegState.ENDED
+            self._retire(leg)
             self._send(leg.identity, {"type": "stop-ringing", "leg": leg.id})
             self._call_report(leg, CallStatus.NO_ANSWER)
 
@@ -532,7 +546,7 @@ class LocalProvider(Provider):
             return
         self._cancel_timer(leg)
         was = leg.state
-        leg.state = LegState.ENDED
+        self._retire(leg)
         if was is LegState.ANSWERED:
             if not by_device and leg.device_id is not None:
                 self._send(leg.identity, {"type": "hangup", "leg": leg.id}, leg.device_id)

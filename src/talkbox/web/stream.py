@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from talkbox import events as ev
+from talkbox.errors import Conflict
 from talkbox.store import Store
 
 log = logging.getLogger("talkbox.web.stream")
@@ -68,6 +69,9 @@ def sse(data: Mapping[str, Any], event: str, event_id: int | None = None) -> str
 class StreamHub:
     """The connected devices, keyed by (identity, device id); implements the local provider's
     ``DeviceHub``. Never calls a listener while holding its own lock."""
+
+    #: Streams one user may hold open at once (each holds a server thread).
+    max_devices = 10
 
     def __init__(self, store: Store, keepalive: float = 15.0) -> None:
         self.store = store
@@ -126,13 +130,21 @@ class StreamHub:
             stream.put(("call", data, event_id))
 
     def open(self, identity: str, device_id: str) -> DeviceStream:
-        """Register a device; the stream it replaces (same device) ends."""
+        """Register a device; the stream it replaces (same device) is told so and ends."""
         stream = DeviceStream(identity, device_id)
         with self._lock:
             old = self._streams.get((identity, device_id))
-            first = not any(who == identity for (who, _) in self._streams)
+            mine = sum(1 for (who, _) in self._streams if who == identity)
+            if old is None and mine >= self.max_devices:
+                raise Conflict(
+                    f"{identity} already has {mine} devices connected; close a tab first"
+                )
+            first = mine == 0
             self._streams[(identity, device_id)] = stream
         if old is not None:
+            # A page that still runs (a duplicated tab) must stop reconnecting, or the two
+            # would take the device from each other forever.
+            old.put(("signal", {"type": "replaced"}, None))
             old.close()
         for listener in self._listeners:
             listener.device_online(identity, device_id)
@@ -182,7 +194,7 @@ class StreamHub:
                     for entry in backlog:
                         yield sse(ev.to_dict(entry.event), "call", entry.id)
                         replayed = entry.id
-            while not stream.closed:
+            while True:  # until the None that close() queues
                 try:
                     item = stream.messages.get(timeout=self.keepalive)
                 except queue.Empty:
