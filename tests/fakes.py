@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from talkbox import events as ev
 from talkbox.errors import ProviderError
@@ -177,3 +178,56 @@ class Phone:
             sequence=seq,
             **kw,  # type: ignore[arg-type]
         )
+
+
+class ManualTimers:
+    """A scheduler for the local provider whose timers fire only when a test says so."""
+
+    def __init__(self) -> None:
+        self.pending: list[ManualTimer] = []
+
+    def __call__(self, delay: float, fn: Callable[[], None]) -> ManualTimer:
+        timer = ManualTimer(delay, fn)
+        self.pending.append(timer)
+        return timer
+
+    def fire(self, delay: float | None = None) -> int:
+        """Run every live timer (of that delay); how many ran."""
+        due = [t for t in self.pending if not t.cancelled and (delay is None or t.delay == delay)]
+        for timer in due:
+            self.pending.remove(timer)
+            timer.fn()
+        return len(due)
+
+
+@dataclass
+class ManualTimer:
+    delay: float
+    fn: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeHub:
+    """A device hub that records what the provider sends to each device."""
+
+    def __init__(self) -> None:
+        self.connected: dict[str, list[str]] = {}
+        self.sent: list[tuple[str, str, dict[str, object]]] = []
+
+    def devices(self, identity: str) -> list[str]:
+        return list(self.connected.get(identity, []))
+
+    def send(self, identity: str, message: Mapping[str, Any], device_id: str | None = None) -> int:
+        targets = [d for d in self.connected.get(identity, []) if device_id in (None, d)]
+        for device in targets:
+            self.sent.append((identity, device, dict(message)))
+        return len(targets)
+
+    def to(self, device: str) -> list[dict[str, object]]:
+        return [m for _, d, m in self.sent if d == device]
+
+    def types(self, device: str) -> list[object]:
+        return [m["type"] for m in self.to(device)]

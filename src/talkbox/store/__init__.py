@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from talkbox.errors import ConfigError
-from talkbox.store.base import Change, LoggedEvent, Store
+from talkbox.store.base import ApiToken, Change, LoggedEvent, Store, User
 from talkbox.store.memory import MemoryStore
 from talkbox.store.sqlite import SQLiteStore
 
@@ -54,11 +54,13 @@ def open_store(url: str) -> Store:
 
 
 __all__ = [
+    "ApiToken",
     "Change",
     "LoggedEvent",
     "MemoryStore",
     "SQLiteStore",
     "Store",
+    "User",
     "default_sqlite_path",
     "open_store",
 ]

@@ -31,6 +31,31 @@ class LoggedEvent:
     parties: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who may log in; ``name`` is their client identity (``client:<name>``).
+
+    Only a salted hash of the password is kept (``werkzeug.security`` format), never the
+    password itself.
+    """
+
+    name: str
+    password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A bearer token for API clients. The store keeps a SHA-256 digest, so a leaked database
+    does not leak usable tokens; ``id`` names it for listing and revoking."""
+
+    id: str
+    user: str
+    digest: str
+    label: str
+    created_at: float
+
+
 def parties_of(conference: Conference) -> frozenset[str]:
     return _parties(tuple(str(endpoint) for endpoint in conference.parties))
 
@@ -86,6 +111,37 @@ class Store(ABC):
         self, *, party: str | None = None, limit: int = 50, before: int | None = None
     ) -> list[LoggedEvent]:
         """Ended rooms (their ``ConferenceEnded`` entries), newest first."""
+
+    # -- users and API tokens ----------------------------------------------------------------
+    # Not abstract: a store that only relays call state (a cache, say) may leave accounts to
+    # another store; the web layer's authentication needs them.
+    def save_user(self, user: User) -> None:
+        """Insert or replace the user of that name."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep users")
+
+    def get_user(self, name: str) -> User | None:
+        raise NotImplementedError(f"{type(self).__name__} does not keep users")
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep users")
+
+    def delete_user(self, name: str) -> bool:
+        """Remove a user and their tokens; whether one existed."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep users")
+
+    def save_token(self, token: ApiToken) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not keep tokens")
+
+    def token_by_digest(self, digest: str) -> ApiToken | None:
+        raise NotImplementedError(f"{type(self).__name__} does not keep tokens")
+
+    def tokens(self, user: str) -> list[ApiToken]:
+        raise NotImplementedError(f"{type(self).__name__} does not keep tokens")
+
+    def delete_token(self, user: str, token_id: str) -> bool:
+        """Revoke one of ``user``'s tokens; whether it existed."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep tokens")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default does nothing."""

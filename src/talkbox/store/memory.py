@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from talkbox.errors import Conflict, NotFound
 from talkbox.events import Event
 from talkbox.model import Conference, ConferenceStatus
-from talkbox.store.base import Change, LoggedEvent, Store, is_history, parties_of
+from talkbox.store.base import (
+    ApiToken,
+    Change,
+    LoggedEvent,
+    Store,
+    User,
+    is_history,
+    parties_of,
+)
 from talkbox.store.codec import lookup_key, lookup_keys
 
 
@@ -18,6 +26,8 @@ class MemoryStore(Store):
         self._rooms: dict[str, Conference] = {}
         self._lookup: dict[str, str] = {}
         self._log: list[LoggedEvent] = []
+        self._users: dict[str, User] = {}
+        self._tokens: dict[str, ApiToken] = {}
 
     def _log_events(self, conf: Conference, events: Sequence[Event]) -> list[LoggedEvent]:
         parties = parties_of(conf)
@@ -102,3 +112,43 @@ class MemoryStore(Store):
                     if len(out) >= limit:
                         break
             return out
+
+    def save_user(self, user: User) -> None:
+        with self._lock:
+            self._users[user.name] = user
+
+    def get_user(self, name: str) -> User | None:
+        with self._lock:
+            return self._users.get(name)
+
+    def users(self) -> list[User]:
+        with self._lock:
+            return sorted(self._users.values(), key=lambda u: u.name)
+
+    def delete_user(self, name: str) -> bool:
+        with self._lock:
+            for token in [t for t in self._tokens.values() if t.user == name]:
+                del self._tokens[token.id]
+            return self._users.pop(name, None) is not None
+
+    def save_token(self, token: ApiToken) -> None:
+        with self._lock:
+            self._tokens[token.id] = token
+
+    def token_by_digest(self, digest: str) -> ApiToken | None:
+        with self._lock:
+            return next((t for t in self._tokens.values() if t.digest == digest), None)
+
+    def tokens(self, user: str) -> list[ApiToken]:
+        with self._lock:
+            return sorted(
+                (t for t in self._tokens.values() if t.user == user), key=lambda t: t.created_at
+            )
+
+    def delete_token(self, user: str, token_id: str) -> bool:
+        with self._lock:
+            token = self._tokens.get(token_id)
+            if token is None or token.user != user:
+                return False
+            del self._tokens[token_id]
+            return True

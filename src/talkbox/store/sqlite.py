@@ -17,10 +17,10 @@ from pathlib import Path
 from talkbox import events as ev
 from talkbox.errors import Conflict, NotFound
 from talkbox.model import Conference, ConferenceStatus
-from talkbox.store.base import Change, LoggedEvent, Store, parties_of
+from talkbox.store.base import ApiToken, Change, LoggedEvent, Store, User, parties_of
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conferences (
     id TEXT PRIMARY KEY,
@@ -42,6 +42,18 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    digest TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 
@@ -68,11 +80,11 @@ class SQLiteStore(Store):
                 raise RuntimeError(
                     f"{path} was written by a newer talkbox (schema {version}); upgrade talkbox"
                 )
-            if version == 0:
-                # Statement by statement: executescript() would commit our transaction.
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+            # Every statement is IF NOT EXISTS: schema 1 files gain the user tables in place.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -207,3 +219,59 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # -- users and API tokens ----------------------------------------------------------------
+    def save_user(self, user: User) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO users(name, password_hash, created_at) VALUES (?,?,?)",
+                (user.name, user.password_hash, user.created_at),
+            )
+
+    def get_user(self, name: str) -> User | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, password_hash, created_at FROM users WHERE name=?", (name,)
+            ).fetchone()
+        return User(*row) if row else None
+
+    def users(self) -> list[User]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, password_hash, created_at FROM users ORDER BY name"
+            ).fetchall()
+        return [User(*row) for row in rows]
+
+    def delete_user(self, name: str) -> bool:
+        with self._transaction() as db:
+            db.execute("DELETE FROM tokens WHERE user=?", (name,))
+            return db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
+
+    _TOKEN_COLUMNS = "id, user, digest, label, created_at"
+
+    def save_token(self, token: ApiToken) -> None:
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO tokens({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?)",
+                (token.id, token.user, token.digest, token.label, token.created_at),
+            )
+
+    def token_by_digest(self, digest: str) -> ApiToken | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE digest=?", (digest,)
+            ).fetchone()
+        return ApiToken(*row) if row else None
+
+    def tokens(self, user: str) -> list[ApiToken]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE user=? ORDER BY created_at",
+                (user,),
+            ).fetchall()
+        return [ApiToken(*row) for row in rows]
+
+    def delete_token(self, user: str, token_id: str) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM tokens WHERE id=? AND user=?", (token_id, user))
+            return cursor.rowcount > 0

@@ -1,0 +1,456 @@
+// The softphone: state comes from the server (GET /api/calls, the event stream); this page only
+// renders it, rings, and carries the media of the legs this device holds.
+
+import { Api } from "./api.js";
+import { Media } from "./media.js";
+import { Ringtone } from "./ringtone.js";
+
+const $ = (id) => document.getElementById(id);
+const api = new Api();
+let device = deviceId();
+let media = null; // made once the device id is settled (see claimDevice)
+const ringtone = new Ringtone();
+const state = {
+  me: null,
+  room: null, // the live room shown in the call panel (the server's view)
+  invites: new Map(), // leg id -> invite: calls ringing on this device
+  heldLeg: null, // the leg whose media this device carries
+  failures: new Map(), // conference id -> command-failed event
+  rang: new Set(), // conference ids of calls that rang on this device
+  connectedSince: null,
+  clockSkew: 0, // our clock minus the server's, in seconds
+  source: null,
+};
+window.talkbox = { state, ringtone };
+
+function deviceId() {
+  // Per tab (sessionStorage): a reload keeps the id, so the server gives the call back to it.
+  let id = sessionStorage.getItem("talkbox-device");
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(12));
+    id = "dev-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    sessionStorage.setItem("talkbox-device", id);
+  }
+  return id;
+}
+
+// A duplicated tab inherits sessionStorage, and so this tab's device id; two tabs holding one
+// device id would take the stream from each other. Ask the other tabs first.
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("talkbox-devices") : null;
+if (tabs) {
+  tabs.onmessage = ({ data }) => {
+    if (data.type === "who-has" && data.device === device) tabs.postMessage({ type: "mine", device });
+  };
+}
+
+function claimDevice() {
+  return new Promise((resolve) => {
+    if (!tabs) return resolve();
+    const taken = ({ data }) => {
+      if (data.type === "mine" && data.device === device) {
+        sessionStorage.removeItem("talkbox-device");
+        device = deviceId();
+      }
+    };
+    tabs.addEventListener("message", taken);
+    tabs.postMessage({ type: "who-has", device });
+    setTimeout(() => {
+      tabs.removeEventListener("message", taken);
+      resolve();
+    }, 60);
+  });
+}
+
+const user = (endpoint) => (endpoint || "").replace(/^client:/, "");
+
+function say(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text || "";
+  box.className = kind === "info" ? "info" : "";
+  box.hidden = !text;
+}
+
+function fail(err) {
+  say(err && err.message ? err.message : String(err));
+}
+
+// -- session -----------------------------------------------------------------------------------
+async function start() {
+  await claimDevice();
+  media = new Media(api, device, $("audio"));
+  media.onchange = () => render();
+  Object.assign(window.talkbox, { media, device });
+  try {
+    loggedIn(await api.get("/me"));
+  } catch (err) {
+    if (err.status === 401) showLogin();
+    else fail(err);
+  }
+}
+
+function showLogin() {
+  $("login").hidden = false;
+  $("phone").hidden = true;
+  $("whoami").hidden = true;
+  $("login-name").focus();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("");
+  try {
+    const name = $("login-name").value.trim();
+    const result = await api.post("/login", { name, password: $("login-password").value });
+    $("login-password").value = "";
+    loggedIn({ user: result.user, csrf_token: result.csrf_token });
+  } catch (err) {
+    fail(err);
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  if (state.room && state.room.call_id) await api.post(`/calls/${state.room.call_id}/hangup`).catch(() => {});
+  media.closeAll();
+  if (state.source) state.source.close();
+  await api.post("/logout").catch(() => {});
+  location.reload();
+});
+
+function loggedIn(me) {
+  state.me = me.user;
+  api.csrf = me.csrf_token;
+  $("me").textContent = me.user;
+  $("login").hidden = true;
+  $("phone").hidden = false;
+  $("whoami").hidden = false;
+  connect();
+  refreshUsers();
+  refreshCalls();
+  refreshHistory();
+}
+
+// -- the event stream --------------------------------------------------------------------------
+function connect() {
+  const source = new EventSource(`/api/stream?device=${encodeURIComponent(device)}`);
+  state.source = source;
+  source.addEventListener("call", (event) => onCallEvent(JSON.parse(event.data)));
+  source.addEventListener("signal", (event) => onSignal(JSON.parse(event.data)).catch(fail));
+  source.addEventListener("presence", () => refreshUsers());
+  source.addEventListener("open", () => refreshCalls());
+  source.onerror = () => {
+    // EventSource reconnects by itself (with Last-Event-ID) unless the server refused it.
+    if (source.readyState === EventSource.CLOSED) {
+      say("Lost the connection to the server. Reload the page to reconnect.");
+    }
+  };
+}
+
+let refreshing = null;
+function scheduleRefresh() {
+  clearTimeout(refreshing);
+  refreshing = setTimeout(refreshCalls, 30);
+}
+
+function onCallEvent(event) {
+  if (event.type === "command-failed") state.failures.set(event.conference_id, event);
+  if (event.type === "conference-ended") {
+    const shown = state.room && state.room.conference_id === event.conference_id;
+    if (shown || state.rang.has(event.conference_id)) ended(event);
+    state.rang.delete(event.conference_id);
+    for (const [leg, invite] of state.invites) {
+      if (invite.conference_id === event.conference_id) state.invites.delete(leg);
+    }
+    refreshHistory();
+  }
+  scheduleRefresh();
+}
+
+function ended(event) {
+  const mine = user(event.owner) === state.me;
+  const who = user(event.party) || "The other side";
+  const failure = state.failures.get(event.conference_id);
+  let text;
+  if (mine) {
+    text = {
+      completed: "Call ended.",
+      rejected: `${who} declined the call.`,
+      "no-answer": `${who} did not answer.`,
+      busy: `${who} is busy.`,
+      canceled: "Call canceled.",
+      "invalid-number": `${who} cannot be reached.`,
+      failed:
+        failure && failure.code === "offline"
+          ? `${who} is offline.`
+          : `The call to ${who} failed${failure ? ": " + failure.message : "."}`,
+    }[event.reason];
+  } else {
+    text = {
+      completed: "Call ended.",
+      rejected: "You declined the call.",
+      canceled: `Missed call from ${user(event.owner)}.`,
+      "no-answer": `Missed call from ${user(event.owner)}.`,
+    }[event.reason];
+  }
+  const calm = ["completed", "canceled"].includes(event.reason) || !mine;
+  say(text || "Call ended.", calm ? "info" : "error");
+}
+
+async function onSignal(message) {
+  switch (message.type) {
+    case "invite":
+      state.invites.set(message.leg, message);
+      state.rang.add(message.conference_id);
+      api.post(`/calls/${message.call_id}/ringing`, { device }).catch(() => {});
+      render();
+      $("accept").focus();
+      break;
+    case "stop-ringing":
+      state.invites.delete(message.leg);
+      render();
+      break;
+    case "offer":
+      await media.onOffer(message);
+      break;
+    case "answer":
+      await media.onAnswer(message);
+      break;
+    case "ice":
+      await media.onIce(message);
+      break;
+    case "peer-left":
+      media.close(message.from);
+      break;
+    case "hangup":
+      media.closeAll();
+      state.heldLeg = null;
+      scheduleRefresh();
+      break;
+    case "mute":
+      media.setMuted(message.muted);
+      break;
+    case "hold":
+      media.setHeld(message.on_hold);
+      break;
+    case "resume":
+      // After a reload: the call is still ours; renegotiate media with everyone in the room.
+      state.heldLeg = message.leg;
+      media.setMuted(message.muted);
+      try {
+        for (const peer of message.peers) await media.connectTo(message.leg, peer.leg);
+      } catch (err) {
+        fail(err);
+      }
+      scheduleRefresh();
+      break;
+    case "replaced":
+      // This device id was taken over by another page: stop, or we would take it back.
+      state.source.close();
+      media.closeAll();
+      say("This phone is now open in another tab. Reload to use it here.");
+      break;
+    case "reset":
+      refreshCalls();
+      refreshHistory();
+      break;
+  }
+}
+
+// -- commands ----------------------------------------------------------------------------------
+async function dial(to) {
+  say("");
+  if (!to) return;
+  if (state.room) {
+    say("Hang up the current call first.");
+    return;
+  }
+  try {
+    await media.microphone();
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  try {
+    const view = await api.post("/calls", { to, device });
+    state.heldLeg = view.leg;
+    media.myLeg = view.leg;
+    state.room = view;
+    render();
+    $("hangup").focus();
+  } catch (err) {
+    media.closeAll();
+    say(err.error === "offline" ? `${to} is offline.` : err.message);
+  }
+}
+
+$("dial-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  dial($("dial-to").value.trim());
+});
+
+$("accept").addEventListener("click", async () => {
+  const invite = state.invites.values().next().value;
+  if (!invite) return;
+  say("");
+  try {
+    await media.microphone();
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  try {
+    const answer = await api.post(`/calls/${invite.call_id}/accept`, { device });
+    state.invites.delete(invite.leg);
+    state.heldLeg = answer.leg;
+    media.myLeg = answer.leg;
+    render();
+    for (const peer of answer.peers) await media.connectTo(answer.leg, peer.leg);
+    scheduleRefresh();
+    $("hangup").focus();
+  } catch (err) {
+    state.invites.delete(invite.leg);
+    render();
+    fail(err);
+  }
+});
+
+$("reject").addEventListener("click", async () => {
+  const invite = state.invites.values().next().value;
+  if (!invite) return;
+  state.invites.delete(invite.leg);
+  render();
+  await api.post(`/calls/${invite.call_id}/reject`, { device }).catch(fail);
+});
+
+$("hangup").addEventListener("click", async () => {
+  if (!state.room || !state.room.call_id) return;
+  await api.post(`/calls/${state.room.call_id}/hangup`).catch(fail);
+});
+
+$("mute").addEventListener("click", async () => {
+  if (!state.room) return;
+  const leg = myLeg(state.room);
+  await api.post(`/calls/${state.room.call_id}/mute`, { muted: !(leg && leg.muted) }).catch(fail);
+});
+
+// -- state from the server ---------------------------------------------------------------------
+const myLeg = (room) => room.legs.find((leg) => leg.call_id === room.call_id);
+
+async function refreshCalls() {
+  let calls;
+  try {
+    const data = await api.get("/calls");
+    calls = data.calls;
+    state.clockSkew = Date.now() / 1000 - data.now;
+  } catch (err) {
+    if (err.status === 401) showLogin();
+    return;
+  }
+  const room =
+    calls.find((c) => {
+      const mine = myLeg(c);
+      return mine && (c.direction === "outgoing" || mine.joined);
+    }) || null;
+  if (!room && state.room) {
+    media.closeAll();
+    state.heldLeg = null;
+  }
+  state.room = room;
+  render();
+}
+
+async function refreshUsers() {
+  const { users } = await api.get("/presence").catch(() => ({ users: [] }));
+  const list = $("users");
+  const names = $("user-names");
+  list.replaceChildren();
+  names.replaceChildren();
+  for (const { name, online } of users) {
+    if (name === state.me) continue;
+    const item = document.createElement("li");
+    const label = document.createElement("span");
+    label.className = online ? "online" : "offline";
+    label.textContent = `${name} (${online ? "online" : "offline"})`;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Call";
+    button.setAttribute("aria-label", `Call ${name}`);
+    button.dataset.online = String(online);
+    button.disabled = !online || Boolean(state.room);
+    button.addEventListener("click", () => dial(name));
+    item.append(label, button);
+    list.append(item);
+    const option = document.createElement("option");
+    option.value = name;
+    names.append(option);
+  }
+}
+
+async function refreshHistory() {
+  const { calls } = await api.get("/history?limit=20").catch(() => ({ calls: [] }));
+  const list = $("history");
+  list.replaceChildren();
+  for (const call of calls) {
+    const outgoing = user(call.owner) === state.me;
+    const peer = call.parties.map(user).filter((p) => p !== state.me).join(", ");
+    const when = new Date(call.created_at * 1000).toLocaleTimeString();
+    const item = document.createElement("li");
+    const length = call.duration ? `, ${formatDuration(call.duration)}` : "";
+    item.textContent = `${outgoing ? "To" : "From"} ${peer}: ${call.reason}${length}, ${when}`;
+    list.append(item);
+  }
+}
+
+// -- rendering ---------------------------------------------------------------------------------
+function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function render() {
+  const invite = state.invites.values().next().value;
+  $("incoming").hidden = !invite || Boolean(state.room);
+  if (invite) $("incoming-from").textContent = user(invite.from);
+  if (invite && !state.room) ringtone.start();
+  else ringtone.stop();
+
+  const room = state.room;
+  $("call").hidden = !room;
+  $("dial").disabled = Boolean(room);
+  for (const button of $("users").querySelectorAll("button")) {
+    button.disabled = Boolean(room) || button.dataset.online !== "true";
+  }
+  if (!room) {
+    state.connectedSince = null;
+    $("timer").textContent = "0:00";
+    return;
+  }
+  const mine = myLeg(room);
+  const others = room.legs.filter((leg) => leg.call_id !== room.call_id && leg.status !== "canceled");
+  $("call-peer").textContent = others.map((leg) => user(leg.endpoint)).join(", ");
+  const joined = others.filter((leg) => leg.joined);
+  let status;
+  if (joined.length) {
+    const since = Math.max(...joined.map((leg) => leg.answered_at || 0), mine.answered_at || 0);
+    state.connectedSince = since;
+    if (!state.heldLeg) status = "Connected on another device";
+    else status = media.connected() ? "Connected" : "Connecting audio…";
+  } else {
+    state.connectedSince = null;
+    status = others.some((leg) => leg.status === "ringing") ? "Ringing…" : "Calling…";
+  }
+  $("call-status").textContent = status;
+  $("mute").setAttribute("aria-pressed", String(Boolean(mine && mine.muted)));
+  $("mute").textContent = mine && mine.muted ? "Unmute" : "Mute";
+  $("mute").disabled = !(mine && mine.joined && joined.length);
+  tick();
+}
+
+function tick() {
+  if (state.connectedSince) {
+    const serverNow = Date.now() / 1000 - state.clockSkew;
+    $("timer").textContent = formatDuration(serverNow - state.connectedSince);
+  }
+}
+
+setInterval(tick, 1000);
+start();

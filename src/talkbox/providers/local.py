@@ -1,0 +1,586 @@
+"""The embedded provider: browsers are the telephones, the server is the exchange.
+
+Nothing here touches audio. Browsers register as *devices* of a user through a
+:class:`DeviceHub` (the web layer's event streams implement it). When the switchboard places a
+leg to ``client:bob``, this provider invents a leg id, sends an ``invite`` to every device of
+bob and reports what the devices then do, so the state machine follows what really happens:
+
+=========================  ============================================================
+device or timer            report
+=========================  ============================================================
+a device acknowledges      ``ringing``
+a device accepts           ``in-progress`` and participant ``joined`` (others stop ringing)
+a device rejects           ``busy`` with reason ``rejected``
+nobody answers in time     ``no-answer``
+hang-up while ringing      ``canceled``
+hang-up once answered      participant ``left`` and ``completed``
+device gone (grace over)   as a hang-up of every leg the device holds
+=========================  ============================================================
+
+Media goes browser to browser (WebRTC, a mesh per room): the provider only relays offers,
+answers and ICE candidates between the devices holding the legs of one room, and when the
+server is reachable on loopback only it drops every non-loopback candidate, so that test and
+quick-start traffic never leaves the machine.
+
+Reports go to a sink (the app wires :meth:`talkbox.switchboard.Switchboard.apply`) from one
+worker thread, in the order they were made: never from inside a switchboard command, whose
+provider calls must not re-enter it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from talkbox.errors import Conflict, Forbidden, NotFound, ProviderError
+from talkbox.ids import new_id
+from talkbox.model import Call, CallStatus, Conference, EndReason
+from talkbox.providers.base import (
+    CallReport,
+    Credentials,
+    LiveCall,
+    LiveConference,
+    LiveParticipant,
+    LiveView,
+    ParticipantChange,
+    ParticipantReport,
+    Provider,
+    Report,
+)
+
+log = logging.getLogger("talkbox.providers.local")
+
+Message = Mapping[str, Any]
+
+#: Signalling messages a device may relay to the device of another leg in its room.
+RELAYED = frozenset({"offer", "answer", "ice"})
+
+
+class DeviceHub(Protocol):
+    """How the provider reaches browsers; the web layer's stream hub implements it."""
+
+    def devices(self, identity: str) -> list[str]:
+        """Ids of the devices of ``identity`` that are connected now."""
+        ...
+
+    def send(self, identity: str, message: Message, device_id: str | None = None) -> int:
+        """Deliver ``message`` to one device of ``identity``, or to all of them when
+        ``device_id`` is None; returns how many devices it reached."""
+        ...
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+#: ``schedule(delay, fn)`` runs ``fn`` after ``delay`` seconds unless cancelled.
+Scheduler = Callable[[float, Callable[[], None]], Timer]
+
+
+def thread_timer(delay: float, fn: Callable[[], None]) -> Timer:
+    timer = threading.Timer(delay, fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class LegState(StrEnum):
+    INVITING = "inviting"  # invites sent, no device acknowledged yet
+    RINGING = "ringing"
+    ANSWERED = "answered"  # a device accepted; the leg is in the room
+    ENDED = "ended"
+
+
+@dataclass
+class Leg:
+    id: str
+    identity: str
+    conference_id: str
+    call_id: str
+    caller: str
+    state: LegState = LegState.INVITING
+    device_id: str | None = None  # the device holding the leg once answered
+    rung: set[str] = field(default_factory=set)  # devices invited
+    timer: Timer | None = None
+    muted: bool = False
+    on_hold: bool = False
+
+
+def is_loopback_candidate(candidate: str) -> bool:
+    """Whether an ICE candidate line names a loopback address (RFC 8839 field 5)."""
+    parts = candidate.removeprefix("candidate:").split()
+    if len(parts) < 5:
+        return False
+    try:
+        return ipaddress.ip_address(parts[4]).is_loopback
+    except ValueError:
+        return False  # an mDNS name (``….local``) or garbage: not provably loopback
+
+
+class LocalProvider(Provider):
+    """Browser-to-browser calls with no account and no internet. Registered as ``local``."""
+
+    name: ClassVar[str] = "local"
+    #: How many ended legs to remember.
+    keep_ended: ClassVar[int] = 1000
+
+    def __init__(
+        self,
+        hub: DeviceHub | None = None,
+        *,
+        ring_timeout: float = 30.0,
+        grace: float = 5.0,
+        loopback_only: bool = False,
+        schedule: Scheduler = thread_timer,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.hub = hub
+        self.ring_timeout = ring_timeout
+        self.grace = grace
+        self.loopback_only = loopback_only
+        self._schedule = schedule
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._legs: dict[str, Leg] = {}
+        self._by_call: dict[str, str] = {}
+        self._gone: dict[tuple[str, str], Timer] = {}
+        self._ended: deque[str] = deque()
+        self._seq = itertools.count(1)
+        self._sink: Callable[[Report], object] | None = None
+        self._reports: queue.Queue[Report | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+
+    # -- wiring ------------------------------------------------------------------------------
+    def connect(self, hub: DeviceHub, sink: Callable[[Report], object]) -> None:
+        """Attach the device hub and the report sink (usually ``Switchboard.apply``)."""
+        self.hub = hub
+        self._sink = sink
+        if self._worker is None:
+            self._worker = threading.Thread(
+                target=self._deliver, name="talkbox-local-reports", daemon=True
+            )
+            self._worker.start()
+
+    def _deliver(self) -> None:
+        while True:
+            report = self._reports.get()
+            try:
+                if report is None:
+                    return
+                if self._sink is not None:
+                    self._sink(report)
+            except Exception:
+                log.exception("applying %s failed", report)
+            finally:
+                self._reports.task_done()
+
+    def drain(self) -> None:
+        """Wait until every report made so far was applied (tests, shutdown)."""
+        if self._worker is not None:
+            self._reports.join()
+
+    def close(self) -> None:
+        with self._lock:
+            for leg in self._legs.values():
+                if leg.timer is not None:
+                    leg.timer.cancel()
+            for timer in self._gone.values():
+                timer.cancel()
+        if self._worker is not None:
+            self._reports.put(None)
+            self._worker.join(timeout=5)
+            self._worker = None
+
+    def _report(self, report: Report) -> None:
+        self._reports.put(report)
+
+    def _call_report(self, leg: Leg, status: CallStatus, **kw: Any) -> None:
+        self._report(
+            CallReport(
+                status=status,
+                timestamp=self._clock(),
+                call_id=leg.call_id,
+                provider_call_id=leg.id,
+                sequence=next(self._seq),
+                **kw,
+            )
+        )
+
+    def _member_report(self, leg: Leg, change: ParticipantChange) -> None:
+        self._report(
+            ParticipantReport(
+                change=change,
+                timestamp=self._clock(),
+                conference_id=leg.conference_id,
+                call_id=leg.call_id,
+                provider_call_id=leg.id,
+                sequence=next(self._seq),
+                muted=leg.muted,
+                on_hold=leg.on_hold,
+            )
+        )
+
+    def _send(self, identity: str, message: Message, device_id: str | None = None) -> int:
+        if self.hub is None:
+            return 0
+        return self.hub.send(identity, message, device_id)
+
+    # -- the Provider port -------------------------------------------------------------------
+    def place_call(self, conference: Conference, call: Call) -> str:
+        return self._invite(conference, call)
+
+    def add_participant(self, conference: Conference, call: Call) -> str:
+        return self._invite(conference, call)
+
+    def _invite(self, conference: Conference, call: Call) -> str:
+        if not call.endpoint.is_client:
+            raise ProviderError(
+                f"the local provider reaches browsers only, not {call.endpoint}",
+                provider=self.name,
+                code="unreachable",
+                reason=EndReason.INVALID_NUMBER,
+            )
+        identity = call.endpoint.value
+        devices = self.hub.devices(identity) if self.hub is not None else []
+        if not devices:
+            raise ProviderError(
+                f"{identity} is offline", provider=self.name, code="offline", reason=None
+            )
+        leg = Leg(
+            id=new_id("leg"),
+            identity=identity,
+            conference_id=conference.id,
+            call_id=call.id,
+            caller=str(conference.owner),
+        )
+        with self._lock:
+            self._legs[leg.id] = leg
+            self._by_call[call.id] = leg.id
+            leg.rung = set(devices)
+            leg.timer = self._schedule(self.ring_timeout, lambda: self._no_answer(leg.id))
+            for device in devices:
+                self._send(identity, self._invitation(leg), device)
+        return leg.id
+
+    def _invitation(self, leg: Leg) -> dict[str, Any]:
+        return {
+            "type": "invite",
+            "leg": leg.id,
+            "call_id": leg.call_id,
+            "conference_id": leg.conference_id,
+            "from": leg.caller,
+        }
+
+    def hangup(self, call: Call) -> None:
+        with self._lock:
+            leg = self._leg_of(call)
+            if leg is not None:
+                self._end(leg, by_device=False)
+
+    def remove_participant(self, conference: Conference, call: Call) -> None:
+        self.hangup(call)
+
+    def set_muted(self, conference: Conference, call: Call, muted: bool) -> None:
+        self._set_flags(call, "mute", muted=muted)
+
+    def set_on_hold(self, conference: Conference, call: Call, on_hold: bool) -> None:
+        self._set_flags(call, "hold", on_hold=on_hold)
+
+    def _set_flags(self, call: Call, command: str, **flags: bool) -> None:
+        """The device does the muting (it owns the microphone); the leg's flags change once
+        the device was told, and every device of the room learns them from the events."""
+        with self._lock:
+            leg = self._leg_of(call)
+            if leg is None or leg.state is not LegState.ANSWERED or leg.device_id is None:
+                raise Conflict(f"call {call.id} is not connected to a device")
+            delivered = self._send(
+                leg.identity, {"type": command, "leg": leg.id, **flags}, leg.device_id
+            )
+            if not delivered:
+                raise ProviderError(
+                    f"the device holding call {call.id} is not connected",
+                    provider=self.name,
+                    code="device-gone",
+                )
+            leg.muted = flags.get("muted", leg.muted)
+            leg.on_hold = flags.get("on_hold", leg.on_hold)
+            self._member_report(leg, ParticipantChange.MODIFIED)
+
+    def end_conference(self, conference: Conference) -> None:
+        with self._lock:
+            for leg in [g for g in self._legs.values() if g.conference_id == conference.id]:
+                self._end(leg, by_device=False)
+
+    def credentials(self, identity: str, ttl: int | None = None) -> Credentials:
+        """Nothing to sign: a local device authenticates with the web session that opens its
+        event stream, so the credentials only say where to register."""
+        expires = self._clock() + (ttl or 3600)
+        return Credentials(self.name, identity, "", expires, {"stream": "stream"})
+
+    def live(self) -> LiveView:
+        with self._lock:
+            legs = [g for g in self._legs.values() if g.state is not LegState.ENDED]
+            statuses = {
+                LegState.INVITING: CallStatus.INITIATED,
+                LegState.RINGING: CallStatus.RINGING,
+                LegState.ANSWERED: CallStatus.IN_PROGRESS,
+            }
+            calls = tuple(
+                LiveCall(g.id, statuses[g.state], f"client:{g.identity}", g.caller, g.conference_id)
+                for g in legs
+            )
+            rooms: dict[str, list[LiveParticipant]] = {}
+            for g in legs:
+                if g.state is LegState.ANSWERED:
+                    rooms.setdefault(g.conference_id, []).append(
+                        LiveParticipant(g.id, g.muted, g.on_hold)
+                    )
+            conferences = tuple(LiveConference(k, k, tuple(v)) for k, v in rooms.items())
+        return LiveView(calls, conferences)
+
+    # -- browser-originated calls ------------------------------------------------------------
+    def originate(self, identity: str, device_id: str) -> str:
+        """A device starts a call: its own leg exists (answered) before talkbox records it.
+
+        The caller then records it with :meth:`Switchboard.incoming` (status ``in-progress``)
+        and hands the room back with :meth:`attach`, which puts the leg in the room.
+        """
+        if self.hub is None or device_id not in self.hub.devices(identity):
+            raise Conflict(f"device {device_id!r} is not connected; reload the page")
+        leg = Leg(
+            id=new_id("leg"),
+            identity=identity,
+            conference_id="",
+            call_id="",
+            caller=f"client:{identity}",
+            state=LegState.ANSWERED,
+            device_id=device_id,
+        )
+        with self._lock:
+            self._legs[leg.id] = leg
+        return leg.id
+
+    def discard(self, leg_id: str) -> None:
+        """Forget an originated leg talkbox did not record (the command failed)."""
+        with self._lock:
+            self._legs.pop(leg_id, None)
+
+    def attach(self, leg_id: str, conference_id: str, call_id: str) -> None:
+        """Tie an originated leg to the room talkbox made for it and report it joined."""
+        with self._lock:
+            leg = self._legs[leg_id]
+            leg.conference_id, leg.call_id = conference_id, call_id
+            self._by_call[call_id] = leg_id
+            self._member_report(leg, ParticipantChange.JOINED)
+
+    # -- what devices do ---------------------------------------------------------------------
+    def _device_leg(self, identity: str, call_id: str) -> Leg:
+        leg = self._legs.get(self._by_call.get(call_id, ""))
+        if leg is None:
+            raise NotFound("call", call_id)
+        if leg.identity != identity:
+            raise Forbidden(f"call {call_id} is not yours")
+        return leg
+
+    def ringing(self, identity: str, device_id: str, call_id: str) -> None:
+        with self._lock:
+            leg = self._device_leg(identity, call_id)
+            if leg.state is LegState.INVITING and device_id in leg.rung:
+                leg.state = LegState.RINGING
+                self._call_report(leg, CallStatus.RINGING)
+
+    def accept(self, identity: str, device_id: str, call_id: str) -> dict[str, Any]:
+        """The first device to accept wins the leg; the others stop ringing."""
+        with self._lock:
+            leg = self._device_leg(identity, call_id)
+            if leg.state is LegState.ANSWERED and leg.device_id == device_id:
+                return self._room_view(leg)  # a retried accept
+            if leg.state not in (LegState.INVITING, LegState.RINGING):
+                raise Conflict(f"call {call_id} can no longer be answered ({leg.state.value})")
+            if device_id not in leg.rung:
+                raise Conflict(f"call {call_id} was not offered to device {device_id!r}")
+            self._cancel_timer(leg)
+            leg.state, leg.device_id = LegState.ANSWERED, device_id
+            for other in leg.rung - {device_id}:
+                self._send(identity, {"type": "stop-ringing", "leg": leg.id}, other)
+            self._call_report(leg, CallStatus.IN_PROGRESS)
+            self._member_report(leg, ParticipantChange.JOINED)
+            return self._room_view(leg)
+
+    def reject(self, identity: str, device_id: str, call_id: str) -> None:
+        with self._lock:
+            leg = self._device_leg(identity, call_id)
+            if leg.state not in (LegState.INVITING, LegState.RINGING):
+                raise Conflict(f"call {call_id} can no longer be rejected ({leg.state.value})")
+            self._cancel_timer(leg)
+            self._retire(leg)
+            for other in leg.rung - {device_id}:
+                self._send(identity, {"type": "stop-ringing", "leg": leg.id}, other)
+            self._call_report(leg, CallStatus.BUSY, reason=EndReason.REJECTED)
+
+    def relay(self, identity: str, device_id: str, message: Mapping[str, Any]) -> None:
+        """Pass an offer, answer or ICE candidate from one leg's device to another leg's device
+        in the same room; nothing else, and only between answered legs."""
+        kind = message.get("type")
+        if kind not in RELAYED:
+            raise Conflict(f"cannot relay {kind!r}; expected one of {sorted(RELAYED)}")
+        with self._lock:
+            mine = self._legs.get(str(message.get("leg")))
+            peer = self._legs.get(str(message.get("to")))
+            if mine is None or peer is None:
+                raise NotFound("leg", str(message.get("leg") if mine is None else message["to"]))
+            if mine.identity != identity or mine.device_id != device_id:
+                raise Forbidden(f"leg {mine.id} is not held by this device")
+            if peer.conference_id != mine.conference_id or peer.id == mine.id:
+                raise Forbidden(f"leg {peer.id} is not in your room")
+            if mine.state is not LegState.ANSWERED or peer.state is not LegState.ANSWERED:
+                raise Conflict("both legs must be connected to exchange media")
+            out: dict[str, Any] = {"type": kind, "leg": peer.id, "from": mine.id}
+            if kind == "ice":
+                candidate = message.get("candidate")
+                if isinstance(candidate, Mapping):
+                    line = str(candidate.get("candidate", ""))
+                    if line and self.loopback_only and not is_loopback_candidate(line):
+                        return  # the quick start and the tests stay on this machine
+                out["candidate"] = candidate
+            else:
+                out["sdp"] = message.get("sdp")
+            assert peer.device_id is not None
+            self._send(peer.identity, out, peer.device_id)
+
+    def leave(self, identity: str, device_id: str, call_id: str) -> None:
+        """The device hung up its own leg (the same as a hang-up command)."""
+        with self._lock:
+            leg = self._device_leg(identity, call_id)
+            if leg.state is LegState.ANSWERED and leg.device_id != device_id:
+                raise Forbidden(f"call {call_id} is held by another device")
+            self._end(leg, by_device=True)
+
+    # -- presence ----------------------------------------------------------------------------
+    def device_online(self, identity: str, device_id: str) -> None:
+        """A device's stream opened: cancel its grace timer and tell it what it still holds
+        (a reloaded page gets its calls back and renegotiates media)."""
+        with self._lock:
+            timer = self._gone.pop((identity, device_id), None)
+            if timer is not None:
+                timer.cancel()
+            for leg in list(self._legs.values()):
+                if leg.identity != identity or leg.state is LegState.ENDED:
+                    continue
+                if leg.state is LegState.ANSWERED and leg.device_id == device_id:
+                    self._send(identity, {"type": "resume", **self._room_view(leg)}, device_id)
+                elif leg.state in (LegState.INVITING, LegState.RINGING):
+                    leg.rung.add(device_id)  # a device that comes online mid-ring rings too
+                    self._send(identity, self._invitation(leg), device_id)
+
+    def device_offline(self, identity: str, device_id: str) -> None:
+        """A device's stream closed: if it is not back within the grace period, it is gone."""
+        with self._lock:
+            old = self._gone.pop((identity, device_id), None)
+            if old is not None:
+                old.cancel()
+            self._gone[(identity, device_id)] = self._schedule(
+                self.grace, lambda: self._device_gone(identity, device_id)
+            )
+
+    def _device_gone(self, identity: str, device_id: str) -> None:
+        with self._lock:
+            self._gone.pop((identity, device_id), None)
+            if self.hub is not None and device_id in self.hub.devices(identity):
+                return
+            for leg in list(self._legs.values()):
+                if leg.identity != identity or leg.state is LegState.ENDED:
+                    continue
+                if leg.state is LegState.ANSWERED and leg.device_id == device_id:
+                    log.info("device %s of %s vanished: ending leg %s", device_id, identity, leg.id)
+                    self._end(leg, by_device=True, status=CallStatus.FAILED)
+                elif leg.state is not LegState.ANSWERED:
+                    leg.rung.discard(device_id)
+                    if not leg.rung:
+                        self._cancel_timer(leg)
+                        self._retire(leg)
+                        self._call_report(leg, CallStatus.NO_ANSWER)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _leg_of(self, call: Call) -> Leg | None:
+        leg_id = call.provider_id or self._by_call.get(call.id)
+        return self._legs.get(leg_id) if leg_id else None
+
+    def _retire(self, leg: Leg) -> None:
+        """Mark a leg ended; only the newest ended legs are remembered (to answer late device
+        messages with a clear conflict), so a long-running server does not grow."""
+        leg.state = LegState.ENDED
+        self._ended.append(leg.id)
+        while len(self._ended) > self.keep_ended:
+            old = self._legs.pop(self._ended.popleft(), None)
+            if old is not None and self._by_call.get(old.call_id) == old.id:
+                del self._by_call[old.call_id]
+
+    def _cancel_timer(self, leg: Leg) -> None:
+        if leg.timer is not None:
+            leg.timer.cancel()
+            leg.timer = None
+
+    def _no_answer(self, leg_id: str) -> None:
+        with self._lock:
+            leg = self._legs.get(leg_id)
+            if leg is None or leg.state not in (LegState.INVITING, LegState.RINGING):
+                return
+            leg.timer = None
+            self._retire(leg)
+            self._send(leg.identity, {"type": "stop-ringing", "leg": leg.id})
+            self._call_report(leg, CallStatus.NO_ANSWER)
+
+    def _end(self, leg: Leg, *, by_device: bool, status: CallStatus | None = None) -> None:
+        """End a leg however it stands; the devices involved are told."""
+        if leg.state is LegState.ENDED:
+            return
+        self._cancel_timer(leg)
+        was = leg.state
+        self._retire(leg)
+        if was is LegState.ANSWERED:
+            if not by_device and leg.device_id is not None:
+                self._send(leg.identity, {"type": "hangup", "leg": leg.id}, leg.device_id)
+            for peer in self._room(leg.conference_id):
+                self._send(
+                    peer.identity,
+                    {"type": "peer-left", "leg": peer.id, "from": leg.id},
+                    peer.device_id,
+                )
+            self._member_report(leg, ParticipantChange.LEFT)
+            self._call_report(leg, status or CallStatus.COMPLETED)
+        else:
+            self._send(leg.identity, {"type": "stop-ringing", "leg": leg.id})
+            self._call_report(leg, status or CallStatus.CANCELED)
+
+    def _room(self, conference_id: str) -> list[Leg]:
+        """The answered legs of a room (its media mesh)."""
+        return [
+            g
+            for g in self._legs.values()
+            if g.conference_id == conference_id and g.state is LegState.ANSWERED
+        ]
+
+    def _room_view(self, leg: Leg) -> dict[str, Any]:
+        """What a device needs to set up media for its leg: who else is in the room."""
+        peers = [
+            {"leg": g.id, "identity": g.identity}
+            for g in self._room(leg.conference_id)
+            if g.id != leg.id
+        ]
+        return {
+            "leg": leg.id,
+            "call_id": leg.call_id,
+            "conference_id": leg.conference_id,
+            "muted": leg.muted,
+            "peers": peers,
+        }

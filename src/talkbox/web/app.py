@@ -1,0 +1,211 @@
+"""Wiring: the :class:`Talkbox` extension (store, provider, switchboard, device hub) and an app
+factory for the API, the event stream and authentication.
+
+Any Flask app can mount talkbox::
+
+    tb = Talkbox.from_settings(Settings.from_env())
+    tb.init_app(app)            # registers the blueprint under /api
+
+``create_app()`` does that for a stand-alone server; ``serve()`` runs it threaded (each event
+stream holds a thread) and, on loopback only, creates demo users and prints their passwords.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from talkbox.config import Settings
+from talkbox.errors import ConfigError
+from talkbox.providers import load
+from talkbox.providers.base import Provider
+from talkbox.providers.local import LocalProvider
+from talkbox.store import Store, open_store
+from talkbox.switchboard import Switchboard
+from talkbox.web.auth import Accounts
+from talkbox.web.stream import StreamHub
+
+log = logging.getLogger("talkbox.web")
+
+EXTENSION = "talkbox"
+DEMO_USERS = ("alice", "bob", "carol")
+
+DEFAULTS: Mapping[str, Any] = {
+    "TALKBOX_RING_TIMEOUT": 30.0,  # seconds a callee's devices ring before no-answer
+    "TALKBOX_GRACE": 5.0,  # seconds a device may be away (a reload) before its legs end
+    "TALKBOX_KEEPALIVE": 15.0,  # seconds between ': keepalive' comments on a quiet stream
+    "TALKBOX_LOOPBACK_ONLY": False,  # relay only loopback ICE candidates
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "talkbox_session",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+}
+
+
+class Talkbox:
+    """Everything one talkbox deployment shares across requests."""
+
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        *,
+        default_region: str = "US",
+        keepalive: float = 15.0,
+        run_effect: Callable[[Callable[[], None]], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.switchboard = Switchboard(
+            store, provider, default_region=default_region, run_effect=run_effect
+        )
+        self.hub = StreamHub(store, keepalive=keepalive)
+        self.accounts = Accounts(store)
+        if isinstance(provider, LocalProvider):
+            provider.connect(self.hub, self.switchboard.apply)
+            self.hub.add_listener(provider)
+        self.hub.start()
+
+    @property
+    def local(self) -> LocalProvider | None:
+        """The local provider, when it is the one in use (it takes device signalling)."""
+        return self.provider if isinstance(self.provider, LocalProvider) else None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        provider: Provider | None = None,
+        run_effect: Callable[[Callable[[], None]], Any] | None = None,
+    ) -> Talkbox:
+        config = {**DEFAULTS, **config}
+        store = store or open_store(settings.store)
+        if provider is None:
+            provider_type = load(settings.provider)
+            if issubclass(provider_type, LocalProvider):
+                provider = provider_type(
+                    ring_timeout=float(config["TALKBOX_RING_TIMEOUT"]),
+                    grace=float(config["TALKBOX_GRACE"]),
+                    loopback_only=bool(config["TALKBOX_LOOPBACK_ONLY"]),
+                )
+            else:
+                factory = getattr(provider_type, "from_settings", None)
+                if factory is None:
+                    raise ConfigError(
+                        f"provider {settings.provider!r} has no from_settings(); "
+                        "pass provider= to create_app"
+                    )
+                provider = factory(settings)
+        return cls(
+            store,
+            provider,
+            default_region=settings.default_region,
+            keepalive=float(config["TALKBOX_KEEPALIVE"]),
+            run_effect=run_effect,
+        )
+
+    def init_app(self, app: Flask, url_prefix: str = "/api") -> None:
+        from talkbox.web.api import api, register_error_handlers
+
+        for key, value in DEFAULTS.items():
+            if key.startswith("TALKBOX_"):
+                app.config.setdefault(key, value)
+        if not app.config.get("SESSION_COOKIE_SAMESITE"):
+            app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # secure by default in any app
+        app.extensions[EXTENSION] = self
+        app.register_blueprint(api, url_prefix=url_prefix)
+        register_error_handlers(app, url_prefix)
+
+    def close(self) -> None:
+        self.hub.stop()
+        if isinstance(self.provider, LocalProvider):
+            self.provider.close()
+        self.switchboard.close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    provider: Provider | None = None,
+    run_effect: Callable[[Callable[[], None]], Any] | None = None,
+    **config: Any,
+) -> Flask:
+    """A Flask app serving the talkbox API under ``/api``.
+
+    ``settings`` defaults to :meth:`Settings.from_env`; ``config`` overrides Flask and
+    ``TALKBOX_*`` keys (``SECRET_KEY``, ``TALKBOX_RING_TIMEOUT`` ...). Without a
+    ``SECRET_KEY`` (or ``TALKBOX_SECRET_KEY`` in the environment) a random one is made, so
+    sessions do not survive a restart.
+    """
+    import os
+
+    settings = settings or Settings.from_env()
+    app = Flask("talkbox", static_folder=None)
+    app.config.update(DEFAULTS)
+    app.config["SECRET_KEY"] = os.environ.get("TALKBOX_SECRET_KEY") or secrets.token_hex(32)
+    if settings.public_url and settings.public_url.startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    app.config.update(config)
+    Talkbox.from_config(
+        app.config, settings, store=store, provider=provider, run_effect=run_effect
+    ).init_app(app)
+    return app
+
+
+def talkbox_of(app: Flask) -> Talkbox:
+    tb = app.extensions.get(EXTENSION)
+    if not isinstance(tb, Talkbox):
+        raise RuntimeError("talkbox is not set up on this app; call Talkbox.init_app(app)")
+    return tb
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_demo_users(accounts: Accounts, names: tuple[str, ...] = DEMO_USERS) -> dict[str, str]:
+    """Give each demo user a fresh random password (created if missing); name -> password."""
+    logins = {}
+    for name in names:
+        password = secrets.token_urlsafe(9)
+        accounts.create_user(name, password, replace=True)
+        logins[name] = password
+    return logins
+
+
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = True) -> None:
+    """Run ``app`` threaded; on loopback, create the demo users and print how to log in."""
+    from werkzeug.serving import run_simple
+
+    tb = talkbox_of(app)
+    loopback = is_loopback(host)
+    if loopback and isinstance(tb.provider, LocalProvider):
+        tb.provider.loopback_only = True
+    where = getattr(tb.store, "path", None) or type(tb.store).__name__
+    print(f"talkbox: {tb.provider.name} provider, store {where}")
+    if demo and loopback:
+        logins = create_demo_users(tb.accounts)
+        print(f"talkbox: open http://{host}:{port}/ in two browser windows and log in as")
+        for name, password in logins.items():
+            print(f"    {name:<6} password {password}")
+    elif demo:
+        print("talkbox: not on loopback, so no demo users; add users with 'talkbox users add'")
+    if not loopback:
+        print(f"talkbox: serving on {socket.getfqdn(host)}:{port}; put TLS in front of it")
+    run_simple(host, port, app, threaded=True, use_reloader=False)

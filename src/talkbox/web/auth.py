@@ -1,0 +1,147 @@
+"""Who is calling the API: users with hashed passwords, browser sessions, API tokens, CSRF.
+
+* Browsers log in with a name and password and get a session cookie (Flask's signed cookie,
+  HttpOnly, SameSite=Lax). Every state-changing request from a session must also carry the
+  session's CSRF token in ``X-CSRF-Token``: the cookie alone proves nothing about which page
+  sent the request.
+* API clients send ``Authorization: Bearer <token>``. A token is not sent by browsers on their
+  own, so it needs no CSRF token. The store keeps only a SHA-256 digest of it.
+* The identity a request acts as is always the authenticated user's: nothing in a request body
+  or URL can choose it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import request, session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from talkbox.errors import Conflict, Forbidden, InvalidEndpoint, Unauthorized
+from talkbox.ids import new_id
+from talkbox.model import Endpoint
+from talkbox.store import ApiToken, Store, User
+
+MIN_PASSWORD = 8
+TOKEN_PREFIX = "tbk_"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Checked against when the user does not exist, so that a wrong name costs as long as a
+# wrong password and the timing does not tell which names exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+class WeakPassword(ValueError):
+    """A password too short to keep out a guesser."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated user of one request and how they proved it."""
+
+    name: str
+    via: Literal["session", "token"]
+
+    @property
+    def endpoint(self) -> str:
+        return f"client:{self.name}"
+
+
+def valid_name(name: object) -> str:
+    """User names are client identities, so that a user is reachable as ``client:<name>``."""
+    if not isinstance(name, str):
+        raise InvalidEndpoint(repr(name), "a user name must be a string")
+    return Endpoint.client(name).value
+
+
+class Accounts:
+    """User and token management over a store (the CLI and the API share it)."""
+
+    #: werkzeug's default (scrypt); tests may pick a cheaper one.
+    hash_method = "scrypt"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create_user(self, name: str, password: str, *, replace: bool = False) -> User:
+        name = valid_name(name)
+        if len(password) < MIN_PASSWORD:
+            raise WeakPassword(f"a password needs at least {MIN_PASSWORD} characters")
+        if not replace and self.store.get_user(name) is not None:
+            raise Conflict(f"user {name!r} already exists")
+        user = User(name, generate_password_hash(password, self.hash_method), time.time())
+        self.store.save_user(user)
+        return user
+
+    def authenticate(self, name: str, password: str) -> User:
+        user = self.store.get_user(name) if isinstance(name, str) else None
+        ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        if user is None or not ok:
+            raise Unauthorized("wrong user name or password")
+        return user
+
+    def issue_token(self, user: str, label: str = "") -> tuple[ApiToken, str]:
+        """A new API token; the secret is returned once and never stored."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(new_id("tok"), user, _digest(secret), label[:100], time.time())
+        self.store.save_token(token)
+        return token, secret
+
+    def user_for_token(self, secret: str) -> str | None:
+        token = self.store.token_by_digest(_digest(secret))
+        if token is None or self.store.get_user(token.user) is None:
+            return None
+        return token.user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# -- per request -------------------------------------------------------------------------------
+def log_in(user: User) -> str:
+    """Start a session for ``user``; returns its CSRF token."""
+    session.clear()
+    session["user"] = user.name
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+    return str(session["csrf"])
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def csrf_token() -> str | None:
+    token = session.get("csrf")
+    return str(token) if token else None
+
+
+def authenticate_request(accounts: Accounts) -> Principal:
+    """The request's user, or ``Unauthorized``; checks CSRF on a session's unsafe requests."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'")
+        name = accounts.user_for_token(secret.strip())
+        if name is None:
+            raise Unauthorized("unknown or revoked API token")
+        return Principal(name, "token")
+    name = session.get("user")
+    if not isinstance(name, str) or accounts.store.get_user(name) is None:
+        raise Unauthorized("log in first")
+    if request.method in UNSAFE_METHODS:
+        check_csrf()
+    return Principal(name, "session")
+
+
+def check_csrf() -> None:
+    expected = csrf_token()
+    given = request.headers.get("X-CSRF-Token", "")
+    if not expected or not given or not hmac.compare_digest(expected, given):
+        raise Forbidden("missing or wrong X-CSRF-Token header; get it from GET /api/me")

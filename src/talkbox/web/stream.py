@@ -1,0 +1,210 @@
+"""One server-sent event stream per logged-in device, and the device hub built on them.
+
+A stream carries three kinds of message, each a JSON ``data:`` line:
+
+* ``event: call`` with ``id:`` = the event's position in the store's log: the user's own call
+  events (filtered on the event's ``parties``), so that a reconnecting page resumes with
+  ``Last-Event-ID`` and misses nothing;
+* ``event: signal``: provider messages for this device (invites, media offers, hang-ups);
+  not logged, not replayed: after a reconnect the provider re-sends what still matters;
+* ``event: presence``: who is online, on every change.
+
+SSE rather than WebSocket: it runs on any WSGI server with one thread per stream, goes through
+proxies, reconnects on its own with ``Last-Event-ID``, and the browser's few messages upward
+are ordinary authenticated JSON requests that get CSRF checks and error codes for free.
+
+A new stream for the same device replaces the old one (a reloaded page must not leave a stale
+stream that swallows its messages); the replaced stream ends at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from talkbox import events as ev
+from talkbox.errors import Conflict
+from talkbox.store import Store
+
+log = logging.getLogger("talkbox.web.stream")
+
+#: (SSE event name, data, event log id); None ends the stream (replaced, or shutting down).
+Item = tuple[str, dict[str, Any], int | None]
+#: How many replayed events a resuming stream may receive before it is told to reload state.
+REPLAY_LIMIT = 500
+
+
+class PresenceListener(Protocol):
+    def device_online(self, identity: str, device_id: str) -> None: ...
+
+    def device_offline(self, identity: str, device_id: str) -> None: ...
+
+
+@dataclass(eq=False)
+class DeviceStream:
+    identity: str
+    device_id: str
+    messages: queue.Queue[Item | None] = field(default_factory=queue.Queue)
+    closed: bool = False
+
+    def put(self, item: Item) -> None:
+        if not self.closed:
+            self.messages.put(item)
+
+    def close(self) -> None:
+        self.closed = True
+        self.messages.put(None)
+
+
+def sse(data: Mapping[str, Any], event: str, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class StreamHub:
+    """The connected devices, keyed by (identity, device id); implements the local provider's
+    ``DeviceHub``. Never calls a listener while holding its own lock."""
+
+    #: Streams one user may hold open at once (each holds a server thread).
+    max_devices = 10
+
+    def __init__(self, store: Store, keepalive: float = 15.0) -> None:
+        self.store = store
+        self.keepalive = keepalive
+        self._lock = threading.Lock()
+        self._streams: dict[tuple[str, str], DeviceStream] = {}
+        self._listeners: list[PresenceListener] = []
+        self._receiver: Callable[..., None] = self._on_event  # a strong reference for blinker
+
+    def start(self) -> None:
+        ev.event_published.connect(self._receiver)
+
+    def stop(self) -> None:
+        ev.event_published.disconnect(self._receiver)
+        with self._lock:
+            streams = list(self._streams.values())
+            self._streams.clear()
+        for stream in streams:
+            stream.close()
+
+    def add_listener(self, listener: PresenceListener) -> None:
+        self._listeners.append(listener)
+
+    # -- DeviceHub ---------------------------------------------------------------------------
+    def devices(self, identity: str) -> list[str]:
+        with self._lock:
+            return sorted(d for (who, d) in self._streams if who == identity)
+
+    def send(self, identity: str, message: Mapping[str, Any], device_id: str | None = None) -> int:
+        with self._lock:
+            targets = [
+                s
+                for (who, d), s in self._streams.items()
+                if who == identity and (device_id is None or d == device_id)
+            ]
+        for stream in targets:
+            stream.put(("signal", dict(message), None))
+        return len(targets)
+
+    def online(self) -> list[str]:
+        with self._lock:
+            return sorted({who for (who, _) in self._streams})
+
+    # -- streams -----------------------------------------------------------------------------
+    def _on_event(self, sender: object, **kwargs: Any) -> None:
+        event: ev.Event = kwargs["event"]
+        event_id: int | None = kwargs.get("event_id")
+        parties: frozenset[str] = kwargs.get("parties") or frozenset()
+        identities = {p.removeprefix("client:") for p in parties if p.startswith("client:")}
+        if not identities:
+            return
+        data = ev.to_dict(event)
+        with self._lock:
+            targets = [s for (who, _), s in self._streams.items() if who in identities]
+        for stream in targets:
+            stream.put(("call", data, event_id))
+
+    def open(self, identity: str, device_id: str) -> DeviceStream:
+        """Register a device; the stream it replaces (same device) is told so and ends."""
+        stream = DeviceStream(identity, device_id)
+        with self._lock:
+            old = self._streams.get((identity, device_id))
+            mine = sum(1 for (who, _) in self._streams if who == identity)
+            if old is None and mine >= self.max_devices:
+                raise Conflict(
+                    f"{identity} already has {mine} devices connected; close a tab first"
+                )
+            first = mine == 0
+            self._streams[(identity, device_id)] = stream
+        if old is not None:
+            # A page that still runs (a duplicated tab) must stop reconnecting, or the two
+            # would take the device from each other forever.
+            old.put(("signal", {"type": "replaced"}, None))
+            old.close()
+        for listener in self._listeners:
+            listener.device_online(identity, device_id)
+        if first:
+            self._broadcast_presence()
+        return stream
+
+    def close(self, stream: DeviceStream) -> None:
+        """A stream ended; the device is offline unless a newer stream replaced it."""
+        with self._lock:
+            current = self._streams.get((stream.identity, stream.device_id))
+            if current is not stream:
+                return
+            del self._streams[(stream.identity, stream.device_id)]
+            last = not any(who == stream.identity for (who, _) in self._streams)
+        for listener in self._listeners:
+            listener.device_offline(stream.identity, stream.device_id)
+        if last:
+            self._broadcast_presence()
+
+    def _broadcast_presence(self) -> None:
+        online = self.online()
+        with self._lock:
+            streams = list(self._streams.values())
+        for stream in streams:
+            stream.put(("presence", {"type": "presence", "online": online}, None))
+
+    def iterate(self, stream: DeviceStream, last_event_id: int | None) -> Iterator[str]:
+        """The SSE body: backlog after ``last_event_id``, then live messages and keep-alives.
+
+        The stream is registered before the backlog is read, so nothing falls between the
+        two; live events already replayed are skipped by id.
+        """
+        party = f"client:{stream.identity}"
+        try:
+            yield "retry: 1000\n\n"
+            yield sse({"type": "presence", "online": self.online()}, "presence")
+            replayed = 0
+            if last_event_id is not None:
+                backlog = self.store.events(
+                    after=last_event_id, party=party, limit=REPLAY_LIMIT + 1
+                )
+                if len(backlog) > REPLAY_LIMIT:
+                    # Too far behind: reloading the state is cheaper than a replay.
+                    yield sse({"type": "reset"}, "signal")
+                else:
+                    for entry in backlog:
+                        yield sse(ev.to_dict(entry.event), "call", entry.id)
+                        replayed = entry.id
+            while True:  # until the None that close() queues
+                try:
+                    item = stream.messages.get(timeout=self.keepalive)
+                except queue.Empty:
+                    yield ": keepalive\n\n"
+                    continue
+                if item is None:
+                    return
+                kind, data, event_id = item
+                if event_id is not None and event_id <= replayed:
+                    continue
+                yield sse(data, kind, event_id)
+        finally:
+            self.close(stream)

@@ -1,0 +1,97 @@
+"""The server-sent event stream over HTTP: headers, keep-alives, filtering, resume, replace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from werkzeug.test import TestResponse
+
+from talkbox.web import Talkbox
+from tests.web.conftest import Device, User
+
+
+def chunks(response: TestResponse) -> Iterator[str]:
+    for chunk in response.response:  # type: ignore[attr-defined]
+        yield chunk.decode() if isinstance(chunk, bytes) else chunk
+
+
+def read_until(stream: Iterator[str], needle: str, limit: float = 5.0) -> str:
+    seen = ""
+    deadline = time.monotonic() + limit
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"{needle!r} not in {seen!r}"
+        seen += next(stream)
+    return seen
+
+
+def test_stream_headers_keepalive_and_presence(alice: User) -> None:
+    response = alice.get("/api/stream?device=device-a1", buffered=False)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    stream = chunks(response)
+    text = read_until(stream, ": keepalive")
+    assert 'event: presence\ndata: {"type":"presence","online":["alice"]}' in text
+    response.close()
+
+
+def test_events_carry_log_ids_and_resume_after_reconnect(
+    alice: User, bob: User, tb: Talkbox
+) -> None:
+    response = alice.get("/api/stream?device=device-a1", buffered=False)
+    stream = chunks(response)
+    read_until(stream, "presence")
+    b1 = Device(tb, "bob", "device-b1")
+    alice.post("/api/calls", {"to": "bob", "device": "device-a1"})
+    text = read_until(stream, "participant-joined")
+    first_id = int(text.split("id: ")[1].split("\n")[0])
+    response.close()
+
+    (invite,) = b1.signals("invite")
+    bob.post(f"/api/calls/{invite['call_id']}/reject", {"device": b1.id})
+    bob.settle(tb)  # alice's device is away while the call ends
+
+    again = alice.get(
+        "/api/stream?device=device-a1", headers={"Last-Event-ID": str(first_id)}, buffered=False
+    )
+    replay = read_until(chunks(again), "conference-ended")
+    assert f"id: {first_id}\n" not in replay
+    assert "call-ringing" in replay or "call-ended" in replay
+    assert "event: call" in replay
+    again.close()
+    assert (
+        alice.get("/api/stream?device=device-a1", headers={"Last-Event-ID": "x"}).status_code == 400
+    )
+
+
+def test_a_new_stream_replaces_the_old_one(alice: User, tb: Talkbox) -> None:
+    old = alice.get("/api/stream?device=device-a1", buffered=False)
+    old_chunks = chunks(old)
+    next(old_chunks)
+    new = alice.get("/api/stream?device=device-a1", buffered=False)
+    new_chunks = chunks(new)
+    next(new_chunks)
+    rest = list(old_chunks)  # the old stream ends instead of waiting for its keep-alive
+    assert all("keepalive" not in c for c in rest[2:])
+    assert tb.hub.devices("alice") == ["device-a1"]  # still online: the new stream holds it
+    tb.hub.send("alice", {"type": "ping"})
+    assert '"type":"ping"' in read_until(new_chunks, "ping")
+    new.close()
+
+
+def test_a_replaced_stream_is_told_before_it_ends(alice: User, tb: Talkbox) -> None:
+    old = alice.get("/api/stream?device=device-a1", buffered=False)
+    old_chunks = chunks(old)
+    next(old_chunks)
+    tb.hub.open("alice", "device-a1")  # another page takes the device id
+    assert '{"type":"replaced"}' in "".join(old_chunks)
+
+
+def test_a_user_may_hold_only_so_many_streams(alice: User, tb: Talkbox) -> None:
+    for n in range(tb.hub.max_devices):
+        tb.hub.open("alice", f"device-{n:04d}")
+    response = alice.get("/api/stream?device=device-extra")
+    assert response.status_code == 409
+    assert tb.hub.open("alice", "device-0000")  # a known device may always come back
