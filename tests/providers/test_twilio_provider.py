@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+
+from talkbox.errors import ProviderError
+from talkbox.model import Call, CallStatus, Conference, ConferenceStatus, Endpoint, EndReason, Role
+from talkbox.providers.twilio import TwilioProvider
 from tests.twilio_sim import (
     ACCOUNT_SID,
     CALLER_ID,
@@ -19,10 +23,6 @@ from tests.twilio_sim import (
     provider,
     too_many_requests,
 )
-
-from talkbox.errors import ProviderError
-from talkbox.model import Call, CallStatus, Conference, ConferenceStatus, Endpoint, EndReason, Role
-from talkbox.providers.twilio import TwilioProvider
 
 CONF = "conf_00112233aabbccdd"
 ALICE = "call_a11ce00000000001"
@@ -107,10 +107,9 @@ def test_a_browser_sees_the_browser_calling_it(twilio: FakeTwilio, adapter: Twil
 
 
 def test_without_a_caller_id_a_telephone_cannot_be_dialled(twilio: FakeTwilio) -> None:
-    from tests.twilio_sim import settings
-
     from talkbox.errors import ConfigError
     from talkbox.providers.twilio import WebhookUrls
+    from tests.twilio_sim import settings
 
     bare = TwilioProvider.from_settings(settings(caller_id=None), urls=WebhookUrls(PUBLIC_URL))
     phone = leg(BOB, "+14155552673")

@@ -6,10 +6,10 @@ import time
 
 import jwt
 import pytest
-from tests.twilio_sim import ACCOUNT_SID, API_KEY, API_SECRET, APP_SID, provider, settings
 
 from talkbox.errors import ConfigError, InvalidEndpoint
 from talkbox.providers.twilio import TwilioProvider, WebhookUrls
+from tests.twilio_sim import ACCOUNT_SID, API_KEY, API_SECRET, APP_SID, provider, settings
 
 
 def decode(token: str) -> dict[str, object]:

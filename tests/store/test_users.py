@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,17 @@ from click.testing import CliRunner
 
 from talkbox.cli import cli
 from talkbox.store import ApiToken, MemoryStore, SQLiteStore, Store, User
+from tests.store.redis_fixture import redis_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "t.db")
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "redis":
+        yield from redis_store(request)  # type: ignore[misc]
+        return
+    store: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "t.db")
+    yield store
+    store.close()
 
 
 def test_users_and_tokens(store: Store) -> None:

@@ -17,7 +17,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_readme_example_is_the_example_file_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
     blocks = [b.split("```", 1)[0] for b in README.split("```python\n")[1:]]
-    (snippet,) = [b for b in blocks if "board = Switchboard(" in b]
+    (snippet,) = [b for b in blocks if "PrintingProvider()" in b]
     source = (ROOT / "examples" / "library_example.py").read_text()
     assert textwrap.indent(snippet, "    ").replace("    \n", "\n") in source
     runpy.run_path(str(ROOT / "examples" / "library_example.py"), run_name="__main__")

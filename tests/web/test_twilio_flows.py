@@ -12,6 +12,11 @@ import random
 from collections.abc import Callable, Iterator
 
 import pytest
+
+from talkbox import events as ev
+from talkbox.errors import ProviderError
+from talkbox.model import CallStatus, ConferenceStatus, EndReason
+from talkbox.providers.twilio import twiml
 from tests.twilio_sim import (
     CALLER_ID,
     OUR_NUMBER,
@@ -27,11 +32,6 @@ from tests.twilio_sim import (
     voice,
 )
 from tests.twilio_world import World
-
-from talkbox import events as ev
-from talkbox.errors import ProviderError
-from talkbox.model import CallStatus, ConferenceStatus, EndReason
-from talkbox.providers.twilio import twiml
 
 Phases = Iterator[list[Delivery]]
 Flow = Callable[[World], Phases]

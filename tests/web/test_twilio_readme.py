@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.twilio_sim import (
     ACCOUNT_SID,
     API_KEY,

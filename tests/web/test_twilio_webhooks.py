@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+
+from talkbox.errors import ConfigError
+from talkbox.model import CallStatus, ConferenceStatus
+from talkbox.providers.twilio import WebhookUrls, call_report
+from talkbox.switchboard import Applied
+from talkbox.web import twilio_blueprint
 from tests.twilio_sim import (
     OUR_NUMBER,
     PUBLIC_URL,
@@ -21,12 +27,6 @@ from tests.twilio_sim import (
     voice,
 )
 from tests.twilio_world import World
-
-from talkbox.errors import ConfigError
-from talkbox.model import CallStatus, ConferenceStatus
-from talkbox.providers.twilio import WebhookUrls, call_report
-from talkbox.switchboard import Applied
-from talkbox.web import twilio_blueprint
 
 
 @pytest.fixture

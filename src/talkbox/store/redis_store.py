@@ -31,7 +31,15 @@ import redis
 from talkbox import events as ev
 from talkbox.errors import Conflict, NotFound
 from talkbox.model import Conference, ConferenceStatus
-from talkbox.store.base import Change, LoggedEvent, Store, is_history, parties_of
+from talkbox.store.base import (
+    ApiToken,
+    Change,
+    LoggedEvent,
+    Store,
+    User,
+    is_history,
+    parties_of,
+)
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
 _COMMIT = """
@@ -120,6 +128,10 @@ class LRU(Generic[K, V]):
 def _strs(values: Any) -> list[str]:
     """redis-py's return types are loose; with ``decode_responses=True`` these are strings."""
     return [str(value) for value in values]
+
+
+def _hash(values: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(values).items()}
 
 
 def parse_entry(text: str) -> LoggedEvent:
@@ -317,6 +329,81 @@ class RedisStore(Store):
         high = f"({before}" if before is not None else "+inf"
         ids = self.client.zrevrangebyscore(key, high, "-inf", start=0, num=limit)
         return self._entries(_strs(ids))
+
+    # -- users and API tokens ----------------------------------------------------------------
+    # ``<p>:user:<name>`` hash; ``<p>:users`` set of names; ``<p>:token:<id>`` hash;
+    # ``<p>:token-digest:<digest>`` -> id; ``<p>:tokens:<user>`` set of ids.
+    def save_user(self, user: User) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(
+            f"{self.prefix}:user:{user.name}",
+            mapping={"password_hash": user.password_hash, "created_at": user.created_at},
+        )
+        pipe.sadd(f"{self.prefix}:users", user.name)
+        pipe.execute()
+
+    def get_user(self, name: str) -> User | None:
+        data = _hash(self.client.hgetall(f"{self.prefix}:user:{name}"))
+        if not data:
+            return None
+        return User(name, data["password_hash"], float(data["created_at"]))
+
+    def users(self) -> list[User]:
+        names = sorted(_strs(self.client.smembers(f"{self.prefix}:users")))
+        found = [self.get_user(name) for name in names]
+        return [user for user in found if user is not None]
+
+    def delete_user(self, name: str) -> bool:
+        for token in self.tokens(name):
+            self.delete_token(name, token.id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(f"{self.prefix}:user:{name}")
+        pipe.srem(f"{self.prefix}:users", name)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def save_token(self, token: ApiToken) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(
+            f"{self.prefix}:token:{token.id}",
+            mapping={
+                "user": token.user,
+                "digest": token.digest,
+                "label": token.label,
+                "created_at": token.created_at,
+            },
+        )
+        pipe.set(f"{self.prefix}:token-digest:{token.digest}", token.id)
+        pipe.sadd(f"{self.prefix}:tokens:{token.user}", token.id)
+        pipe.execute()
+
+    def _token(self, token_id: str) -> ApiToken | None:
+        data = _hash(self.client.hgetall(f"{self.prefix}:token:{token_id}"))
+        if not data:
+            return None
+        return ApiToken(
+            token_id, data["user"], data["digest"], data["label"], float(data["created_at"])
+        )
+
+    def token_by_digest(self, digest: str) -> ApiToken | None:
+        token_id = self.client.get(f"{self.prefix}:token-digest:{digest}")
+        return self._token(str(token_id)) if token_id is not None else None
+
+    def tokens(self, user: str) -> list[ApiToken]:
+        ids = _strs(self.client.smembers(f"{self.prefix}:tokens:{user}"))
+        found = [t for t in (self._token(i) for i in ids) if t is not None]
+        return sorted(found, key=lambda t: t.created_at)
+
+    def delete_token(self, user: str, token_id: str) -> bool:
+        token = self._token(token_id)
+        if token is None or token.user != user:
+            return False
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(f"{self.prefix}:token:{token_id}")
+        pipe.delete(f"{self.prefix}:token-digest:{token.digest}")
+        pipe.srem(f"{self.prefix}:tokens:{user}", token_id)
+        pipe.execute()
+        return True
 
     def close(self) -> None:
         self.client.close()
