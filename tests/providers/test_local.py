@@ -81,7 +81,7 @@ def test_browser_call_answered_on_one_of_two_devices(world: World, recorder: Rec
     world.settle()
     media = world.provider.accept("bob", "b2", call_id)
     world.settle()
-    assert media["peers"] == [{"leg": alice_leg, "identity": "alice"}]
+    assert media["peers"] == [{"leg": alice_leg, "identity": "alice", "on_hold": False}]
     assert world.hub.types("b1")[-1] == "stop-ringing"
     conf = world.board.get(conf_id)
     assert conf.status is ConferenceStatus.ACTIVE
@@ -194,7 +194,7 @@ def test_a_reloaded_device_resumes_within_the_grace_period(world: World) -> None
     resume = world.hub.to("b1")[-1]
     assert resume["type"] == "resume"
     assert resume["leg"] == media["leg"]
-    assert resume["peers"] == [{"leg": alice_leg, "identity": "alice"}]
+    assert resume["peers"] == [{"leg": alice_leg, "identity": "alice", "on_hold": False}]
     assert world.timers.fire(5) == 0  # the grace timer was cancelled
     assert world.board.get(conf_id).status is ConferenceStatus.ACTIVE
 

@@ -75,7 +75,7 @@ def test_call_answered_muted_and_hung_up(alice: User, bob: User, tb: Talkbox) ->
     accepted = bob.post(f"/api/calls/{bob_call}/accept", {"device": b1.id})
     assert accepted.status_code == 200
     assert accepted.json is not None
-    assert accepted.json["peers"] == [{"leg": view["leg"], "identity": "alice"}]
+    assert accepted.json["peers"] == [{"leg": view["leg"], "identity": "alice", "on_hold": False}]
     bob.settle(tb)
 
     calls = bob.get("/api/calls").json

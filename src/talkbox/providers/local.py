@@ -33,6 +33,7 @@ import ipaddress
 import itertools
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -63,6 +64,14 @@ Message = Mapping[str, Any]
 
 #: Signalling messages a device may relay to the device of another leg in its room.
 RELAYED = frozenset({"offer", "answer", "ice"})
+
+#: The most legs one room may hold at once (ringing or connected). Media is a full mesh: each
+#: browser encodes its microphone once per other person and decodes everyone else, so the
+#: cost grows with the square of the room; beyond six the browsers, not the server, give out.
+MESH_LIMIT = 6
+
+#: DTMF a device may send: digits, ``*``, ``#``, ``A``-``D`` and ``,`` (a two-second pause).
+DTMF_RE = re.compile(r"[0-9A-D*#,]{1,32}")
 
 
 class DeviceHub(Protocol):
@@ -113,6 +122,12 @@ class Leg:
     timer: Timer | None = None
     muted: bool = False
     on_hold: bool = False
+
+
+def endpoint_of(identity: str) -> str:
+    """The endpoint a device identity stands for: a user's browser (``client:alice``) or a
+    simulated telephone, whose identity is its E.164 number."""
+    return identity if identity.startswith("+") else f"client:{identity}"
 
 
 def is_loopback_candidate(candidate: str) -> bool:
@@ -242,15 +257,25 @@ class LocalProvider(Provider):
         return self._invite(conference, call)
 
     def _invite(self, conference: Conference, call: Call) -> str:
-        if not call.endpoint.is_client:
+        identity = call.endpoint.value
+        devices = self.hub.devices(identity) if self.hub is not None else []
+        if not call.endpoint.is_client and not devices:
+            # A number reaches a page registered as that simulated telephone (``/phone``).
             raise ProviderError(
-                f"the local provider reaches browsers only, not {call.endpoint}",
+                f"the local provider reaches browsers and simulated telephones only; "
+                f"no simulated telephone has registered {call.endpoint}",
                 provider=self.name,
                 code="unreachable",
                 reason=EndReason.INVALID_NUMBER,
             )
-        identity = call.endpoint.value
-        devices = self.hub.devices(identity) if self.hub is not None else []
+        with self._lock:
+            size = len(self.room_legs(conference.id))
+        if size >= MESH_LIMIT:
+            raise ProviderError(
+                f"a local room holds at most {MESH_LIMIT} people (a browser mesh)",
+                provider=self.name,
+                code="room-full",
+            )
         if not devices:
             raise ProviderError(
                 f"{identity} is offline", provider=self.name, code="offline", reason=None
@@ -313,6 +338,21 @@ class LocalProvider(Provider):
                 )
             leg.muted = flags.get("muted", leg.muted)
             leg.on_hold = flags.get("on_hold", leg.on_hold)
+            if "on_hold" in flags:
+                # Hold stops media both ways: the held device stops sending and playing, and
+                # every other device stops sending to it.
+                for peer in self._room(leg.conference_id):
+                    if peer.id != leg.id:
+                        self._send(
+                            peer.identity,
+                            {
+                                "type": "peer-hold",
+                                "leg": peer.id,
+                                "from": leg.id,
+                                "on_hold": leg.on_hold,
+                            },
+                            peer.device_id,
+                        )
             self._member_report(leg, ParticipantChange.MODIFIED)
 
     def end_conference(self, conference: Conference) -> None:
@@ -335,7 +375,9 @@ class LocalProvider(Provider):
                 LegState.ANSWERED: CallStatus.IN_PROGRESS,
             }
             calls = tuple(
-                LiveCall(g.id, statuses[g.state], f"client:{g.identity}", g.caller, g.conference_id)
+                LiveCall(
+                    g.id, statuses[g.state], endpoint_of(g.identity), g.caller, g.conference_id
+                )
                 for g in legs
             )
             rooms: dict[str, list[LiveParticipant]] = {}
@@ -361,7 +403,7 @@ class LocalProvider(Provider):
             identity=identity,
             conference_id="",
             call_id="",
-            caller=f"client:{identity}",
+            caller=endpoint_of(identity),
             state=LegState.ANSWERED,
             device_id=device_id,
         )
@@ -464,6 +506,43 @@ class LocalProvider(Provider):
             if leg.state is LegState.ANSWERED and leg.device_id != device_id:
                 raise Forbidden(f"call {call_id} is held by another device")
             self._end(leg, by_device=True)
+
+    def digits(self, identity: str, device_id: str, call_id: str, digits: str) -> int:
+        """Tell the other devices of the room which DTMF digits this leg sent.
+
+        The tones themselves travel in the media as RTP telephone-events (``RTCDTMFSender``),
+        but browsers do not report received telephone-events to pages, so the digits are also
+        signalled for the receiving side to show. Returns how many devices were told.
+        """
+        if not DTMF_RE.fullmatch(digits):
+            raise Conflict("digits must be 1 to 32 of 0-9, *, #, A-D or ','")
+        with self._lock:
+            leg = self._device_leg(identity, call_id)
+            if leg.state is not LegState.ANSWERED or leg.device_id != device_id:
+                raise Conflict(f"call {call_id} is not connected to this device")
+            told = 0
+            for peer in self._room(leg.conference_id):
+                if peer.id != leg.id:
+                    told += self._send(
+                        peer.identity,
+                        {
+                            "type": "dtmf",
+                            "leg": peer.id,
+                            "from": leg.id,
+                            "identity": leg.identity,
+                            "digits": digits,
+                        },
+                        peer.device_id,
+                    )
+            return told
+
+    def room_legs(self, conference_id: str) -> list[Leg]:
+        """The legs of a room that are ringing or connected (what counts against the mesh)."""
+        return [
+            g
+            for g in self._legs.values()
+            if g.conference_id == conference_id and g.state is not LegState.ENDED
+        ]
 
     # -- presence ----------------------------------------------------------------------------
     def device_online(self, identity: str, device_id: str) -> None:
@@ -573,7 +652,7 @@ class LocalProvider(Provider):
     def _room_view(self, leg: Leg) -> dict[str, Any]:
         """What a device needs to set up media for its leg: who else is in the room."""
         peers = [
-            {"leg": g.id, "identity": g.identity}
+            {"leg": g.id, "identity": g.identity, "on_hold": g.on_hold}
             for g in self._room(leg.conference_id)
             if g.id != leg.id
         ]
@@ -582,5 +661,6 @@ class LocalProvider(Provider):
             "call_id": leg.call_id,
             "conference_id": leg.conference_id,
             "muted": leg.muted,
+            "on_hold": leg.on_hold,
             "peers": peers,
         }

@@ -166,6 +166,15 @@ def room_view(conf: Conference, who: str) -> dict[str, Any]:
         "end_reason": conf.end_reason.value if conf.end_reason else None,
         "end_party": str(conf.end_party) if conf.end_party else None,
         "legs": legs,
+        "transfer": (
+            {
+                "by_call_id": conf.transfer.by_call_id,
+                "to_call_id": conf.transfer.to_call_id,
+                "held_call_ids": list(conf.transfer.held_call_ids),
+            }
+            if conf.transfer
+            else None
+        ),
     }
 
 

@@ -115,6 +115,7 @@ class Talkbox:
         )
 
     def init_app(self, app: Flask, url_prefix: str = "/api") -> None:
+        from talkbox.web import phones, rooms  # noqa: F401  (their routes join the blueprint)
         from talkbox.web.api import api, register_error_handlers
 
         for key, value in DEFAULTS.items():

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from talkbox import events as ev
 from talkbox.errors import Conflict
+from talkbox.providers.local import endpoint_of
 from talkbox.store import Store
 
 log = logging.getLogger("talkbox.web.stream")
@@ -120,7 +121,8 @@ class StreamHub:
         event: ev.Event = kwargs["event"]
         event_id: int | None = kwargs.get("event_id")
         parties: frozenset[str] = kwargs.get("parties") or frozenset()
-        identities = {p.removeprefix("client:") for p in parties if p.startswith("client:")}
+        # Users' browsers (``client:alice``) and simulated telephones (``+14155550100``).
+        identities = {p.removeprefix("client:") for p in parties if p.startswith(("client:", "+"))}
         if not identities:
             return
         data = ev.to_dict(event)
@@ -178,7 +180,7 @@ class StreamHub:
         The stream is registered before the backlog is read, so nothing falls between the
         two; live events already replayed are skipped by id.
         """
-        party = f"client:{stream.identity}"
+        party = endpoint_of(stream.identity)
         try:
             yield "retry: 1000\n\n"
             yield sse({"type": "presence", "online": self.online()}, "presence")
