@@ -4,11 +4,15 @@
 import { Api } from "./api.js";
 import { Media } from "./media.js";
 import { Ringtone } from "./ringtone.js";
+import { Conference } from "./conference.js";
+import { Keypad, playDtmf } from "./keypad.js";
 
 const $ = (id) => document.getElementById(id);
 const api = new Api();
 let device = deviceId();
 let media = null; // made once the device id is settled (see claimDevice)
+let conference = null; // the room panel (conference.js)
+let keypad = null; // the dial pad (keypad.js)
 const ringtone = new Ringtone();
 const state = {
   me: null,
@@ -79,7 +83,9 @@ async function start() {
   await claimDevice();
   media = new Media(api, device, $("audio"));
   media.onchange = () => render();
-  Object.assign(window.talkbox, { media, device });
+  conference = new Conference({ api, root: $("conference"), say });
+  keypad = new Keypad({ root: $("keypad"), send: sendDigit });
+  Object.assign(window.talkbox, { media, device, conference, keypad });
   try {
     loggedIn(await api.get("/me"));
   } catch (err) {
@@ -231,10 +237,18 @@ async function onSignal(message) {
     case "hold":
       media.setHeld(message.on_hold);
       break;
+    case "peer-hold":
+      media.setPeerHeld(message.from, message.on_hold);
+      break;
+    case "dtmf":
+      keypad.received(message);
+      break;
     case "resume":
       // After a reload: the call is still ours; renegotiate media with everyone in the room.
       state.heldLeg = message.leg;
       media.setMuted(message.muted);
+      media.setHeld(Boolean(message.on_hold));
+      for (const peer of message.peers) if (peer.on_hold) media.setPeerHeld(peer.leg, true);
       try {
         for (const peer of message.peers) await media.connectTo(message.leg, peer.leg);
       } catch (err) {
@@ -303,6 +317,8 @@ $("accept").addEventListener("click", async () => {
     state.heldLeg = answer.leg;
     media.myLeg = answer.leg;
     render();
+    media.setHeld(Boolean(answer.on_hold));
+    for (const peer of answer.peers) if (peer.on_hold) media.setPeerHeld(peer.leg, true);
     for (const peer of answer.peers) await media.connectTo(answer.leg, peer.leg);
     scheduleRefresh();
     $("hangup").focus();
@@ -331,6 +347,12 @@ $("mute").addEventListener("click", async () => {
   const leg = myLeg(state.room);
   await api.post(`/calls/${state.room.call_id}/mute`, { muted: !(leg && leg.muted) }).catch(fail);
 });
+
+async function sendDigit(digit) {
+  if (!state.room || !state.heldLeg) return;
+  playDtmf(media, digit);
+  await api.post(`/calls/${state.room.call_id}/digits`, { digits: digit, device }).catch(fail);
+}
 
 // -- state from the server ---------------------------------------------------------------------
 const myLeg = (room) => room.legs.find((leg) => leg.call_id === room.call_id);
@@ -415,6 +437,9 @@ function render() {
 
   const room = state.room;
   $("call").hidden = !room;
+  conference.render(room, { me: state.me });
+  $("keypad").hidden = !(room && myLeg(room) && myLeg(room).joined && state.heldLeg);
+  if (!room) keypad.reset();
   $("dial").disabled = Boolean(room);
   for (const button of $("users").querySelectorAll("button")) {
     button.disabled = Boolean(room) || button.dataset.online !== "true";

@@ -21,6 +21,8 @@ export class Media {
     this.myLeg = null;
     this.onchange = () => {};
     this.sending = Promise.resolve();
+    this.held = false;
+    this.heldPeers = new Set(); // peer legs on hold: we send them nothing
   }
 
   async microphone() {
@@ -45,11 +47,27 @@ export class Media {
   }
 
   setHeld(onHold) {
-    // On hold: the room does not hear us and we do not hear the room.
+    // On hold: the room does not hear us and we do not hear the room. The server tells the
+    // others too ("peer-hold"), and they stop sending to us: tracks stop both ways.
     this.held = onHold;
-    this.setMuted(this.muted);
-    if (this.stream && onHold) for (const track of this.stream.getAudioTracks()) track.enabled = false;
-    for (const { audio } of this.peers.values()) audio.muted = onHold;
+    for (const leg of this.peers.keys()) this.applyHold(leg);
+  }
+
+  setPeerHeld(peerLeg, onHold) {
+    // Someone else in the room is on hold: stop sending them our microphone.
+    if (onHold) this.heldPeers.add(peerLeg);
+    else this.heldPeers.delete(peerLeg);
+    this.applyHold(peerLeg);
+  }
+
+  applyHold(peerLeg) {
+    const peer = this.peers.get(peerLeg);
+    if (!peer || !this.stream) return;
+    const silent = Boolean(this.held) || this.heldPeers.has(peerLeg);
+    const track = silent ? null : this.stream.getAudioTracks()[0] || null;
+    for (const sender of peer.pc.getSenders()) {
+      if (sender.track !== track) sender.replaceTrack(track).catch(() => {});
+    }
   }
 
   signal(message) {
@@ -78,6 +96,7 @@ export class Media {
       audio.srcObject = streams[0];
     };
     pc.onconnectionstatechange = () => this.onchange();
+    this.applyHold(peerLeg);
     return peer;
   }
 
@@ -128,6 +147,7 @@ export class Media {
     peer.audio.srcObject = null;
     peer.audio.remove();
     this.peers.delete(peerLeg);
+    this.heldPeers.delete(peerLeg);
     this.onchange();
   }
 
@@ -136,6 +156,7 @@ export class Media {
     if (this.stream) for (const track of this.stream.getTracks()) track.stop();
     this.stream = null;
     this.myLeg = null;
+    this.held = false;
   }
 
   connected() {
