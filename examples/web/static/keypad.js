@@ -63,7 +63,8 @@ export function playDtmf(media, digits) {
             if (tone) media.tonesSent = (media.tonesSent || "") + tone;
           };
         }
-        sender.dtmf.insertDTMF(digits, 100, 70);
+        // insertDTMF replaces what is still queued: keep quick presses in order.
+        sender.dtmf.insertDTMF(sender.dtmf.toneBuffer + digits, 100, 70);
         played += 1;
       }
     }
