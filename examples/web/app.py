@@ -36,6 +36,12 @@ def index() -> Response:
     return send_from_directory(STATIC, "index.html")
 
 
+@softphone.get("/phone")
+def simulated_phone() -> Response:
+    """A page that acts as a telephone number (a labelled simulation, local provider only)."""
+    return send_from_directory(STATIC, "phone.html")
+
+
 @softphone.after_app_request
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
