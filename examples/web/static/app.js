@@ -5,7 +5,8 @@ import { Api } from "./api.js";
 import { Media } from "./media.js";
 import { Ringtone } from "./ringtone.js";
 import { Conference } from "./conference.js";
-import { Keypad, playDtmf } from "./keypad.js";
+import { Keypad } from "./keypad.js";
+import { createClient, LocalClient } from "./client.js";
 
 const $ = (id) => document.getElementById(id);
 const api = new Api();
@@ -13,6 +14,7 @@ let device = deviceId();
 let media = null; // made once the device id is settled (see claimDevice)
 let conference = null; // the room panel (conference.js)
 let keypad = null; // the dial pad (keypad.js)
+let client = null; // the call media: LocalClient or TwilioClient (client.js)
 const ringtone = new Ringtone();
 const state = {
   me: null,
@@ -85,7 +87,8 @@ async function start() {
   media.onchange = () => render();
   conference = new Conference({ api, root: $("conference"), say });
   keypad = new Keypad({ root: $("keypad"), send: sendDigit });
-  Object.assign(window.talkbox, { media, device, conference, keypad });
+  client = new LocalClient({ api, media, device });
+  Object.assign(window.talkbox, { media, device, conference, keypad, client });
   try {
     loggedIn(await api.get("/me"));
   } catch (err) {
@@ -130,9 +133,33 @@ function loggedIn(me) {
   $("phone").hidden = false;
   $("whoami").hidden = false;
   connect();
+  useProvider();
   refreshUsers();
   refreshCalls();
   refreshHistory();
+}
+
+// With the Twilio provider the media goes through @twilio/voice-sdk: swap the client and
+// register it; calls ringing on the SDK join the same invites as the local provider's.
+async function useProvider() {
+  const { provider } = await api.get("/me").catch(() => ({ provider: "local" }));
+  if (provider === client.kind) return;
+  try {
+    client = await createClient(provider, { api, media, device });
+    window.talkbox.client = client;
+    client.onincoming = (invite) => {
+      state.invites.set(invite.leg, invite);
+      render();
+    };
+    client.oncancel = (invite) => {
+      state.invites.delete(invite.leg);
+      render();
+    };
+    client.onerror = (message) => say(message);
+    await client.register();
+  } catch (err) {
+    fail(err);
+  }
 }
 
 // -- the event stream --------------------------------------------------------------------------
@@ -278,20 +305,13 @@ async function dial(to) {
     return;
   }
   try {
-    await media.microphone();
-  } catch (err) {
-    fail(err);
-    return;
-  }
-  try {
-    const view = await api.post("/calls", { to, device });
-    state.heldLeg = view.leg;
-    media.myLeg = view.leg;
-    state.room = view;
+    const { view, leg } = await client.dial(to);
+    state.heldLeg = leg || client.kind;
+    if (view) state.room = view;
     render();
-    $("hangup").focus();
+    if (!view) scheduleRefresh();
+    if (state.room) $("hangup").focus();
   } catch (err) {
-    media.closeAll();
     say(err.error === "offline" ? `${to} is offline.` : err.message);
   }
 }
@@ -306,20 +326,10 @@ $("accept").addEventListener("click", async () => {
   if (!invite) return;
   say("");
   try {
-    await media.microphone();
-  } catch (err) {
-    fail(err);
-    return;
-  }
-  try {
-    const answer = await api.post(`/calls/${invite.call_id}/accept`, { device });
+    const { leg } = await client.accept(invite);
     state.invites.delete(invite.leg);
-    state.heldLeg = answer.leg;
-    media.myLeg = answer.leg;
+    state.heldLeg = leg;
     render();
-    media.setHeld(Boolean(answer.on_hold));
-    for (const peer of answer.peers) if (peer.on_hold) media.setPeerHeld(peer.leg, true);
-    for (const peer of answer.peers) await media.connectTo(answer.leg, peer.leg);
     scheduleRefresh();
     $("hangup").focus();
   } catch (err) {
@@ -334,7 +344,7 @@ $("reject").addEventListener("click", async () => {
   if (!invite) return;
   state.invites.delete(invite.leg);
   render();
-  await api.post(`/calls/${invite.call_id}/reject`, { device }).catch(fail);
+  await client.reject(invite).catch(fail);
 });
 
 $("hangup").addEventListener("click", async () => {
@@ -345,13 +355,16 @@ $("hangup").addEventListener("click", async () => {
 $("mute").addEventListener("click", async () => {
   if (!state.room) return;
   const leg = myLeg(state.room);
-  await api.post(`/calls/${state.room.call_id}/mute`, { muted: !(leg && leg.muted) }).catch(fail);
+  const muted = !(leg && leg.muted);
+  await api
+    .post(`/calls/${state.room.call_id}/mute`, { muted })
+    .then(() => client.setMuted(muted))
+    .catch(fail);
 });
 
 async function sendDigit(digit) {
   if (!state.room || !state.heldLeg) return;
-  playDtmf(media, digit);
-  await api.post(`/calls/${state.room.call_id}/digits`, { digits: digit, device }).catch(fail);
+  await client.sendDigits(state.room.call_id, digit).catch(fail);
 }
 
 // -- state from the server ---------------------------------------------------------------------
@@ -458,7 +471,7 @@ function render() {
     const since = Math.max(...joined.map((leg) => leg.answered_at || 0), mine.answered_at || 0);
     state.connectedSince = since;
     if (!state.heldLeg) status = "Connected on another device";
-    else status = media.connected() ? "Connected" : "Connecting audio…";
+    else status = client.connected() ? "Connected" : "Connecting audio…";
   } else {
     state.connectedSince = null;
     status = others.some((leg) => leg.status === "ringing") ? "Ringing…" : "Calling…";
