@@ -119,3 +119,20 @@ def test_hold_silences_both_directions_and_resume_restores(phone: Phones) -> Non
     for before, after in zip(speaking, resumed, strict=True):
         for leg, (energy, _) in after.items():
             assert energy > before[leg][0] * 0.3, (before, after)
+
+
+def test_the_owner_mutes_and_unmutes_someone_else(phone: Phones) -> None:
+    alice, bob, _ = answered(phone)
+    hears(alice, 1)
+    speaking = gains(alice)
+    alice.click("#participants li[data-who=bob] button.mute")
+    alice.wait_text("#participants li[data-who=bob] .state", "muted")
+    bob.wait_text("#mute", "Unmute")  # bob's own page knows he was muted
+    time.sleep(0.3)
+    muted = gains(alice)
+    assert all(e < speaking[leg][0] * 0.05 for leg, (e, _) in muted.items()), (speaking, muted)
+    alice.click("#participants li[data-who=bob] button.mute")
+    alice.wait_text("#participants li[data-who=bob] .state", "connected")
+    time.sleep(0.3)
+    back = gains(alice)
+    assert all(e > speaking[leg][0] * 0.3 for leg, (e, _) in back.items()), (speaking, back)

@@ -62,4 +62,8 @@ def test_alice_calls_the_telephone(phone: Phones) -> None:
 def test_calling_a_number_nobody_registered_says_so(phone: Phones) -> None:
     alice = phone("alice")
     alice.dial("+14155550199")
-    alice.wait_text("#message", "cannot be reached")
+    alice.wait_visible("#message")
+    try:
+        alice.wait_text("#message", "cannot be reached")
+    finally:
+        print("message:", alice.text("#message"))

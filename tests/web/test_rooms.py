@@ -249,3 +249,13 @@ def test_voice_token_for_the_local_provider(alice: User) -> None:
     assert data is not None
     assert data["provider"] == "local"
     assert data["identity"] == "alice"
+
+
+def test_a_simulated_telephone_only_makes_and_takes_calls(carol: User, tb: Talkbox) -> None:
+    number = "+14155550100"
+    carol.post("/api/phones", {"number": number})
+    as_phone = {"headers": {"X-Talkbox-Phone": number}}
+    assert carol.post("/api/tokens", {"label": "x"}, **as_phone).status_code == 403
+    assert carol.get("/api/voice-token", **as_phone).status_code == 403
+    assert carol.get("/api/me", **as_phone).json["endpoint"] == number  # type: ignore[index]
+    assert carol.get("/api/me", headers={"X-Talkbox-Phone": "+14155550111"}).status_code == 403

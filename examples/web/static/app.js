@@ -25,6 +25,7 @@ const state = {
   rang: new Set(), // conference ids of calls that rang on this device
   connectedSince: null,
   clockSkew: 0, // our clock minus the server's, in seconds
+  endedEarly: new Map(), // conference id -> its conference-ended event (the last few)
   source: null,
 };
 window.talkbox = { state, ringtone };
@@ -187,6 +188,10 @@ function scheduleRefresh() {
 function onCallEvent(event) {
   if (event.type === "command-failed") state.failures.set(event.conference_id, event);
   if (event.type === "conference-ended") {
+    // A call can end before the request that placed it has answered (a number that cannot be
+    // reached fails at once): dial() looks here when its answer comes.
+    state.endedEarly.set(event.conference_id, event);
+    if (state.endedEarly.size > 20) state.endedEarly.delete(state.endedEarly.keys().next().value);
     const shown = state.room && state.room.conference_id === event.conference_id;
     if (shown || state.rang.has(event.conference_id)) ended(event);
     state.rang.delete(event.conference_id);
@@ -306,6 +311,12 @@ async function dial(to) {
   }
   try {
     const { view, leg } = await client.dial(to);
+    const early = view && state.endedEarly.get(view.conference_id);
+    if (early) {
+      media.closeAll();
+      ended(early);
+      return;
+    }
     state.heldLeg = leg || client.kind;
     if (view) state.room = view;
     render();

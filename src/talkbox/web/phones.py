@@ -26,6 +26,19 @@ SESSION_KEY = "talkbox_phones"
 MAX_PHONES = 5
 
 
+#: Routes a telephone has no business with: API tokens would outlive the session that
+#: registered the number, and sessions belong to the user.
+NOT_FOR_PHONES = frozenset(
+    {
+        "talkbox_api.list_tokens",
+        "talkbox_api.create_token",
+        "talkbox_api.revoke_token",
+        "talkbox_api.logout",
+        "talkbox_api.voice_token",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PhonePrincipal(Principal):
     """A request acting as a simulated telephone registered by the session's user."""
@@ -49,6 +62,8 @@ def _act_as_phone() -> None:
         return
     if principal.via != "session" or number not in session.get(SESSION_KEY, []):
         raise Forbidden(f"{number} is not a simulated telephone of this session")
+    if request.endpoint in NOT_FOR_PHONES:
+        raise Forbidden("a simulated telephone only makes and takes calls")
     g.talkbox_principal = PhonePrincipal(number, "session", principal.name)
 
 

@@ -151,7 +151,7 @@ def digits(call_id: str) -> tuple[Response, int]:
 
 
 @api.get("/voice-token")
-def token() -> Response:
+def voice_token() -> Response:
     """Browser credentials for the provider in use (a Twilio Voice access token, or, for the
     local provider, only where to register). The softphone asks again before it expires."""
     creds = tb().switchboard.credentials(me().name)
