@@ -89,3 +89,72 @@ def test_the_twilio_client_loads_takes_a_token_and_renews_it(
     assert requested.count("/api/voice-token") == 2
     assert not [e for e in errors if "Twilio" not in e], errors
     context.close()
+
+
+# A stand-in for the SDK's Device and Call (same method names), so that the softphone's
+# Twilio-mode wiring (incoming, accept, reject, cancel, mute, sendDigits) can be exercised
+# without Twilio. The real SDK is checked above; this checks what the page does with it.
+FAKE_SDK = """
+class Emitter {
+  constructor() { this.handlers = {}; }
+  on(name, fn) { (this.handlers[name] = this.handlers[name] || []).push(fn); return this; }
+  emit(name, ...args) { for (const fn of this.handlers[name] || []) fn(...args); }
+}
+class FakeCall extends Emitter {
+  constructor(sid, from) { super(); this.parameters = { CallSid: sid, From: from };
+    this.log = []; this.state = "pending"; }
+  accept() { this.log.push("accept"); this.state = "open"; }
+  reject() { this.log.push("reject"); this.state = "closed"; }
+  mute(m) { this.log.push(`mute:${m}`); }
+  sendDigits(d) { this.log.push(`digits:${d}`); }
+  disconnect() { this.log.push("disconnect"); this.emit("disconnect", this); }
+  status() { return this.state; }
+}
+class FakeDevice extends Emitter {
+  constructor(token) { super(); this.token = token; window.fakeDevice = this; }
+  async register() { this.emit("registered"); }
+  updateToken(token) { this.token = token; }
+}
+window.Twilio = { Device: FakeDevice };
+window.FakeCall = FakeCall;
+"""
+
+
+def test_twilio_mode_rings_accepts_rejects_and_sends_digits_through_the_client(
+    browser: Any, twilio_server: tuple[str, list[str]]
+) -> None:
+    url, requested = twilio_server
+    context = browser.new_context(permissions=["microphone"], bypass_csp=True)
+    page = context.new_page()
+    page.add_init_script(FAKE_SDK)
+    page.goto(url + "/")
+    page.fill("#login-name", "alice")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_function("window.talkbox.client && window.talkbox.client.state === 'registered'")
+    assert "/vendor/twilio-voice-sdk.js" not in requested  # the stand-in was used
+
+    ring = "c => { window.call = new FakeCall(c, 'client:bob'); fakeDevice.emit('incoming', call) }"
+    page.evaluate(f"({ring})('CA1')")
+    page.wait_for_selector("#incoming", state="visible")
+    assert "bob" in page.inner_text("#incoming-from")
+    page.click("#accept")
+    page.wait_for_function("window.call.log.includes('accept')")
+    assert page.evaluate("window.talkbox.client.connected()")
+    page.evaluate("window.talkbox.client.setMuted(true)")
+    page.evaluate("window.talkbox.client.sendDigits(null, '9#')")
+    assert page.evaluate("window.call.log") == ["accept", "mute:true", "digits:9#"]
+    page.evaluate("window.call.disconnect()")
+    assert not page.evaluate("window.talkbox.client.connected()")
+
+    page.evaluate(f"({ring})('CA2')")
+    page.wait_for_selector("#incoming", state="visible")
+    page.click("#reject")
+    page.wait_for_function("window.call.log.includes('reject')")
+    page.wait_for_selector("#incoming", state="hidden")
+
+    page.evaluate(f"({ring})('CA3')")
+    page.wait_for_selector("#incoming", state="visible")
+    page.evaluate("window.call.emit('cancel')")  # the caller gave up
+    page.wait_for_selector("#incoming", state="hidden")
+    context.close()
