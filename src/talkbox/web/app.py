@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask, Response, jsonify
 
 from talkbox.config import Settings
 from talkbox.errors import ConfigError
@@ -60,9 +60,11 @@ class Talkbox:
         default_region: str = "US",
         keepalive: float = 15.0,
         run_effect: Callable[[Callable[[], None]], Any] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
+        self.settings = settings
         self.switchboard = Switchboard(
             store, provider, default_region=default_region, run_effect=run_effect
         )
@@ -72,6 +74,7 @@ class Talkbox:
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
         self.hub.start()
+        self.bridge = _bridge_for(store)
 
     @property
     def local(self) -> LocalProvider | None:
@@ -112,6 +115,7 @@ class Talkbox:
             default_region=settings.default_region,
             keepalive=float(config["TALKBOX_KEEPALIVE"]),
             run_effect=run_effect,
+            settings=settings,
         )
 
     def init_app(self, app: Flask, url_prefix: str = "/api") -> None:
@@ -125,12 +129,77 @@ class Talkbox:
         app.extensions[EXTENSION] = self
         app.register_blueprint(api, url_prefix=url_prefix)
         register_error_handlers(app, url_prefix)
+        app.register_blueprint(health_blueprint(self))
+        self._mount_provider_webhooks(app)
+
+    def _mount_provider_webhooks(self, app: Flask) -> None:
+        """With the Twilio provider, serve Twilio's webhooks too (``/twilio/...``); a user
+        counts as online for inbound routing while one of their softphone pages is open."""
+        from talkbox.providers.twilio import TwilioProvider
+
+        if not isinstance(self.provider, TwilioProvider) or self.settings is None:
+            return
+        from talkbox.web.twilio_hooks import twilio_blueprint
+
+        app.register_blueprint(
+            twilio_blueprint(
+                self.switchboard,
+                self.provider,
+                self.settings,
+                is_online=lambda identity: bool(self.hub.devices(identity)),
+            )
+        )
 
     def close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
         self.hub.stop()
         if isinstance(self.provider, LocalProvider):
             self.provider.close()
         self.switchboard.close()
+
+
+def _bridge_for(store: Store) -> Any:
+    """With a Redis store several processes serve one deployment: relay the events the others
+    commit to this process's streams (``talkbox.store.redis_bridge``)."""
+    try:
+        from talkbox.store.redis_store import RedisStore
+    except ImportError:  # the redis extra is not installed: no Redis store either
+        return None
+    if not isinstance(store, RedisStore):
+        return None
+    from talkbox.store.redis_bridge import RedisBridge
+
+    return RedisBridge(store).start()
+
+
+def health_blueprint(tb: Talkbox) -> Blueprint:
+    """``/healthz``: the process answers (liveness). ``/readyz``: the store answers and the
+    provider is configured (readiness: take traffic). Neither needs a login nor calls the
+    provider's API, so a load balancer may poll them often."""
+    bp = Blueprint("talkbox_health", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        checks: dict[str, str] = {}
+        try:
+            tb.store.history(limit=1)
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure means "not ready", with the reason
+            checks["store"] = f"error: {exc}"
+        checks["provider"] = tb.provider.name
+        if tb.bridge is not None:
+            checks["bridge"] = "ok" if tb.bridge.running else "stopped"
+        ready = checks["store"] == "ok" and checks.get("bridge", "ok") == "ok"
+        response = jsonify(status="ready" if ready else "not-ready", checks=checks)
+        response.status_code = 200 if ready else 503
+        return response
+
+    return bp
 
 
 def create_app(
