@@ -90,7 +90,8 @@ def test_two_processes_on_redis_share_calls_and_events(redis_prefix: str) -> Non
     a = local_app(RedisStore(redis_client(), prefix=redis_prefix))
     b = local_app(RedisStore(redis_client(), prefix=redis_prefix))
     tb_a, tb_b = talkbox_of(a), talkbox_of(b)
-    assert tb_a.bridge is not None and tb_b.bridge is not None
+    assert tb_a.bridge is not None
+    assert tb_b.bridge is not None
     assert b.test_client().get("/readyz").json["checks"]["bridge"] == "ok"  # type: ignore[index]
     bobs_tab = tb_b.hub.open("bob", "tab1")
     # A telephone call comes in through process A (a webhook hit A) for bob ...
