@@ -113,3 +113,33 @@ def test_two_processes_on_redis_share_calls_and_events(redis_prefix: str) -> Non
     assert tb_b.switchboard.get(room.id).status.value == "ended"  # same state on B
     tb_a.close()
     tb_b.close()
+
+
+def test_start_up_reconciles_with_the_provider_in_the_background() -> None:
+    from talkbox.providers.base import LiveCall, LiveConference, LiveParticipant, LiveView
+    from tests.fakes import FakeProvider
+
+    class Remote(FakeProvider):
+        """A provider that keeps state itself (like Twilio): a room survived our restart."""
+
+        def live(self) -> LiveView:
+            return LiveView(
+                calls=(LiveCall("CA1", CallStatus.IN_PROGRESS, "client:bob", "+14155552671"),),
+                conferences=(LiveConference("CF1", "conf_survivor", (LiveParticipant("CA1"),)),),
+            )
+
+    app = create_app(
+        Settings(store="memory"), store=MemoryStore(), provider=Remote(), SECRET_KEY="test"
+    )
+    tb = talkbox_of(app)
+    assert tb.reconciled.wait(5)
+    assert tb.switchboard.get("conf_survivor").calls[0].provider_id == "CA1"
+    tb.close()
+
+
+def test_the_local_provider_is_not_reconciled_at_start_up() -> None:
+    app = local_app(MemoryStore())
+    tb = talkbox_of(app)
+    tb.reconcile_in_background()
+    assert tb.reconciled.is_set()  # at once: nothing was asked of the provider
+    tb.close()

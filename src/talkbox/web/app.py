@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import secrets
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,28 @@ class Talkbox:
             self.hub.add_listener(provider)
         self.hub.start()
         self.bridge = _bridge_for(store)
+        self.reconciled = threading.Event()
+
+    def reconcile_in_background(self) -> None:
+        """Bring the store up to date with the provider's live view without delaying start-up.
+
+        Not for the local provider: its legs live in this process, so right after a restart it
+        knows none of them, and reconciling would end every call its browsers are about to
+        reconnect to."""
+        if isinstance(self.provider, LocalProvider):
+            self.reconciled.set()
+            return
+
+        def run() -> None:
+            try:
+                result = self.switchboard.reconcile()
+                log.info("reconciled with %s: %s", self.provider.name, result)
+            except Exception:
+                log.exception("reconciling with %s failed", self.provider.name)
+            finally:
+                self.reconciled.set()
+
+        threading.Thread(target=run, name="talkbox-reconcile", daemon=True).start()
 
     @property
     def local(self) -> LocalProvider | None:
@@ -220,15 +243,19 @@ def create_app(
     import os
 
     settings = settings or Settings.from_env()
+    reconcile = os.environ.get("TALKBOX_RECONCILE_ON_START", "1").lower() not in ("0", "false")
     app = Flask("talkbox", static_folder=None)
     app.config.update(DEFAULTS)
     app.config["SECRET_KEY"] = os.environ.get("TALKBOX_SECRET_KEY") or secrets.token_hex(32)
     if settings.public_url and settings.public_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config.update(config)
-    Talkbox.from_config(
+    tb = Talkbox.from_config(
         app.config, settings, store=store, provider=provider, run_effect=run_effect
-    ).init_app(app)
+    )
+    tb.init_app(app)
+    if app.config.get("TALKBOX_RECONCILE_ON_START", reconcile) and not app.testing:
+        tb.reconcile_in_background()
     return app
 
 
