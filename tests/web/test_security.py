@@ -93,3 +93,10 @@ def test_alice_cannot_register_as_bob(alice: User, tb: Talkbox) -> None:
     assert tb.hub.devices("alice") == ["device-b1"]
     response.close()
     assert tb.hub.devices("alice") == []
+
+
+def test_a_stream_closed_before_it_started_unregisters(alice: User, tb: Talkbox) -> None:
+    response = alice.get("/api/stream?device=device-a1", buffered=False)
+    assert tb.hub.devices("alice") == ["device-a1"]
+    response.close()  # never iterated
+    assert tb.hub.devices("alice") == []

@@ -110,10 +110,14 @@ def local() -> LocalProvider:
     return provider
 
 
+_PHONE_CHARS = re.compile(r"[\d\s().+-]+")
+
+
 def endpoint_of(text: str) -> Endpoint:
-    """A bare user name means that user's browser client."""
+    """A bare user name (``bob``, ``bob2``) means that user's browser client; digits and
+    telephone punctuation only (``+1 415 555 2671``) a telephone number."""
     text = text.strip()
-    if text and ":" not in text and not any(ch.isdigit() for ch in text[:1] + text[-1:]):
+    if text and ":" not in text and not _PHONE_CHARS.fullmatch(text):
         text = f"client:{text}"
     return tb().switchboard.endpoint(text)
 
@@ -337,6 +341,8 @@ def stream() -> Response:
     response = Response(
         hub.iterate(device_stream, int(last) if last else None), mimetype="text/event-stream"
     )
+    # A client gone before the body started never runs the generator's cleanup: this does.
+    response.call_on_close(lambda: hub.close(device_stream))
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
@@ -382,6 +388,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 
 
 def error_response(exc: Exception) -> tuple[Response, int]:
+    if isinstance(exc, ProviderError) and exc.code == "offline":
+        return jsonify({"error": "offline", "message": exc.message}), 409
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
             return jsonify({"error": code, "message": str(exc)}), status
