@@ -16,7 +16,7 @@ const state = {
   invites: new Map(), // leg id -> invite: calls ringing on this device
   heldLeg: null, // the leg whose media this device carries
   failures: new Map(), // conference id -> command-failed event
-  rang: new Set(), // conference ids of calls that rang on this device
+  known: new Set(), // conference ids this page showed or rang for: their end is explained
   connectedSince: null,
   clockSkew: 0, // our clock minus the server's, in seconds
   source: null,
@@ -155,8 +155,8 @@ function onCallEvent(event) {
   if (event.type === "command-failed") state.failures.set(event.conference_id, event);
   if (event.type === "conference-ended") {
     const shown = state.room && state.room.conference_id === event.conference_id;
-    if (shown || state.rang.has(event.conference_id)) ended(event);
-    state.rang.delete(event.conference_id);
+    if (shown || state.known.has(event.conference_id)) ended(event);
+    state.known.delete(event.conference_id);
     for (const [leg, invite] of state.invites) {
       if (invite.conference_id === event.conference_id) state.invites.delete(leg);
     }
@@ -199,7 +199,7 @@ async function onSignal(message) {
   switch (message.type) {
     case "invite":
       state.invites.set(message.leg, message);
-      state.rang.add(message.conference_id);
+      state.known.add(message.conference_id);
       api.post(`/calls/${message.call_id}/ringing`, { device }).catch(() => {});
       render();
       $("accept").focus();
@@ -274,6 +274,7 @@ async function dial(to) {
     state.heldLeg = view.leg;
     media.myLeg = view.leg;
     state.room = view;
+    state.known.add(view.conference_id);
     render();
     $("hangup").focus();
   } catch (err) {
@@ -355,6 +356,7 @@ async function refreshCalls() {
     state.heldLeg = null;
   }
   state.room = room;
+  if (room) state.known.add(room.conference_id);
   render();
 }
 

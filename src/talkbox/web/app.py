@@ -199,9 +199,14 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = Tr
         tb.provider.loopback_only = True
     where = getattr(tb.store, "path", None) or type(tb.store).__name__
     print(f"talkbox: {tb.provider.name} provider, store {where}")
+    page = any(rule.rule == "/" for rule in app.url_map.iter_rules())
+    if page:
+        print(f"talkbox: open http://{host}:{port}/ in two browsers (or one private window)")
+    else:
+        print(f"talkbox: the API is at http://{host}:{port}/api (see the README)")
     if demo and loopback:
         logins = create_demo_users(tb.accounts)
-        print(f"talkbox: open http://{host}:{port}/ in two browser windows and log in as")
+        print("talkbox: demo users (new passwords on every start):")
         for name, password in logins.items():
             print(f"    {name:<6} password {password}")
     elif demo:
