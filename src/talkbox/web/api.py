@@ -31,6 +31,7 @@ from talkbox.providers.local import LocalProvider
 from talkbox.web.app import Talkbox, talkbox_of
 from talkbox.web.auth import (
     Principal,
+    TooManyAttempts,
     WeakPassword,
     authenticate_request,
     csrf_token,
@@ -183,7 +184,15 @@ def accepted(payload: dict[str, Any] | None = None) -> tuple[Response, int]:
 def login() -> Response:
     data = body()
     name, password = field(data, "name", str), field(data, "password", str)
-    user = tb().accounts.authenticate(name, password)
+    keys = (f"name:{name}", f"addr:{request.remote_addr}")
+    throttle = tb().login_throttle
+    throttle.check(*keys)
+    try:
+        user = tb().accounts.authenticate(name, password)
+    except Unauthorized:
+        throttle.failed(*keys)
+        raise
+    throttle.succeeded(keys[0])
     return jsonify({"user": user.name, "csrf_token": log_in(user)})
 
 
@@ -376,6 +385,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (BadInput, 400, "bad-request"),
     (WeakPassword, 400, "bad-request"),
     (InvalidEndpoint, 400, "invalid-endpoint"),
+    (TooManyAttempts, 429, "too-many-attempts"),
     (Forbidden, 403, "forbidden"),
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not-found"),

@@ -29,7 +29,7 @@ from talkbox.providers.base import Provider
 from talkbox.providers.local import LocalProvider
 from talkbox.store import Store, open_store
 from talkbox.switchboard import Switchboard
-from talkbox.web.auth import Accounts
+from talkbox.web.auth import Accounts, LoginThrottle
 from talkbox.web.stream import StreamHub
 
 log = logging.getLogger("talkbox.web")
@@ -68,6 +68,7 @@ class Talkbox:
         )
         self.hub = StreamHub(store, keepalive=keepalive)
         self.accounts = Accounts(store)
+        self.login_throttle = LoginThrottle()
         if isinstance(provider, LocalProvider):
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
