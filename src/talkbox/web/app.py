@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import socket
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -72,7 +71,7 @@ class Talkbox:
         if isinstance(provider, LocalProvider):
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
-        self.hub.start()
+        self.hub.start(self.switchboard)
 
     @property
     def local(self) -> LocalProvider | None:
@@ -213,5 +212,5 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = Tr
     elif demo:
         print("talkbox: not on loopback, so no demo users; add users with 'talkbox users add'")
     if not loopback:
-        print(f"talkbox: serving on {socket.getfqdn(host)}:{port}; put TLS in front of it")
+        print(f"talkbox: serving on {host}:{port}; put TLS in front of it for other machines")
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -81,8 +81,10 @@ class StreamHub:
         self._listeners: list[PresenceListener] = []
         self._receiver: Callable[..., None] = self._on_event  # a strong reference for blinker
 
-    def start(self) -> None:
-        ev.event_published.connect(self._receiver)
+    def start(self, sender: object) -> None:
+        """Carry the events ``sender`` (this deployment's switchboard) publishes; another
+        switchboard in the same process has its own hub and its own users."""
+        ev.event_published.connect(self._receiver, sender=sender)
 
     def stop(self) -> None:
         ev.event_published.disconnect(self._receiver)
