@@ -399,14 +399,6 @@ class LocalProvider(Provider):
             assert peer.device_id is not None
             self._send(peer.identity, out, peer.device_id)
 
-    def leave(self, identity: str, device_id: str, call_id: str) -> None:
-        """The device hung up its own leg (the same as a hang-up command)."""
-        with self._lock:
-            leg = self._device_leg(identity, call_id)
-            if leg.state is LegState.ANSWERED and leg.device_id != device_id:
-                raise Forbidden(f"call {call_id} is held by another device")
-            self._end(leg, by_device=True)
-
     # -- presence ----------------------------------------------------------------------------
     def device_online(self, identity: str, device_id: str) -> None:
         """A device's stream opened: cancel its grace timer and tell it what it still holds
