@@ -37,6 +37,7 @@ FLAGS = [
     "--disable-sync",
 ]
 RING_TIMEOUT = 4.0
+GRACE = 2.0
 PASSWORD = "e2e-password"
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -62,7 +63,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    provider = LocalProvider(ring_timeout=RING_TIMEOUT, grace=2.0, loopback_only=True)
+    provider = LocalProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
     app = build_app(
         Settings(store="memory"),
         store=MemoryStore(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e.conftest import RING_TIMEOUT, Phone, online, wait_for
+from tests.e2e.conftest import GRACE, RING_TIMEOUT, Phone, online, wait_for
 
 Phones = Callable[..., Phone]
 
@@ -181,3 +181,10 @@ def test_a_duplicated_tab_gets_its_own_device(phone: Phones) -> None:
     bob.wait_visible("#incoming")
     copy.wait_visible("#incoming")
     assert "another tab" not in bob.text("#message")
+
+
+def test_closing_the_tab_ends_the_call(phone: Phones) -> None:
+    alice, bob, _ = answered(phone)
+    bob.page.close()
+    alice.wait_hidden("#call", timeout=GRACE + 4)
+    alice.wait_text("#message", "Call ended.")

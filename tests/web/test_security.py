@@ -27,6 +27,7 @@ ROUTES = [
     ("POST", "/api/tokens"),
     ("DELETE", "/api/tokens/tok_x"),
     ("POST", "/api/logout"),
+    ("POST", "/api/devices/device-x1/away"),
 ]
 
 

@@ -20,6 +20,7 @@ const state = {
   connectedSince: null,
   clockSkew: 0, // our clock minus the server's, in seconds
   source: null,
+  streamToken: null, // names our event stream, for the unload notice
 };
 window.talkbox = { state, ringtone };
 
@@ -197,6 +198,9 @@ function ended(event) {
 
 async function onSignal(message) {
   switch (message.type) {
+    case "hello":
+      state.streamToken = message.stream;
+      break;
     case "invite":
       state.invites.set(message.leg, message);
       state.known.add(message.conference_id);
@@ -453,6 +457,18 @@ function tick() {
     $("timer").textContent = formatDuration(serverNow - state.connectedSince);
   }
 }
+
+// Closing the tab ends its calls after the server's grace period; a reload is back before that.
+window.addEventListener("pagehide", () => {
+  if (!state.streamToken || !api.csrf) return;
+  fetch(`/api/devices/${encodeURIComponent(device)}/away`, {
+    method: "POST",
+    keepalive: true,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": api.csrf },
+    body: JSON.stringify({ stream: state.streamToken }),
+  });
+});
 
 setInterval(tick, 1000);
 start();

@@ -357,6 +357,17 @@ def stream() -> Response:
     return response
 
 
+@api.post("/devices/<device>/away")
+def device_away(device: str) -> tuple[str, int]:
+    """Sent by a page as it unloads (``fetch(..., {keepalive: true})``) with its stream's
+    token from the ``hello`` message; calls on a closed tab then end after the grace period."""
+    token = field(body(), "stream", str)
+    if not DEVICE_RE.fullmatch(device):
+        raise BadInput("'device' must be 8 to 64 letters, digits, '-' or '_'")
+    tb().hub.away(me().name, device, token)
+    return "", 204
+
+
 # -- API tokens --------------------------------------------------------------------------------
 @api.get("/tokens")
 def list_tokens() -> Response:
