@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from werkzeug.serving import make_server
 
 from talkbox.config import Settings
 from talkbox.providers.local import LocalProvider
-from talkbox.store import MemoryStore
+from talkbox.store import MemoryStore, SQLiteStore
 from talkbox.web import talkbox_of
 
 CHROMIUM = os.environ.get("TALKBOX_CHROMIUM", "/usr/bin/chromium")
@@ -62,11 +63,13 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
+def server(tmp_path: Path) -> Iterator[str]:
     provider = LocalProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
+    # TALKBOX_E2E_STORE=sqlite runs the browser tests on the quick start's store.
+    sqlite = os.environ.get("TALKBOX_E2E_STORE") == "sqlite"
     app = build_app(
         Settings(store="memory"),
-        store=MemoryStore(),
+        store=SQLiteStore(tmp_path / "e2e.db") if sqlite else MemoryStore(),
         provider=provider,
         SECRET_KEY="e2e",
         TALKBOX_KEEPALIVE=1.0,
