@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from werkzeug.serving import make_server
@@ -62,9 +62,22 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+class RecordingProvider(LocalProvider):
+    """Records the ICE candidates pages send, before the server's own loopback filter."""
+
+    candidates: ClassVar[list[str]] = []
+
+    def relay(self, identity: str, device_id: str, message: Mapping[str, Any]) -> None:
+        candidate = message.get("candidate")
+        if isinstance(candidate, Mapping) and candidate.get("candidate"):
+            self.candidates.append(str(candidate["candidate"]))
+        super().relay(identity, device_id, message)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    provider = LocalProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
+    RecordingProvider.candidates.clear()
+    provider = RecordingProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
     # TALKBOX_E2E_STORE=sqlite runs the browser tests on the quick start's store.
     sqlite = os.environ.get("TALKBOX_E2E_STORE") == "sqlite"
     app = build_app(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e.conftest import GRACE, RING_TIMEOUT, Phone, online, wait_for
+from talkbox.providers.local import is_loopback_candidate
+from tests.e2e.conftest import GRACE, RING_TIMEOUT, Phone, RecordingProvider, online, wait_for
 
 Phones = Callable[..., Phone]
 
@@ -45,6 +46,9 @@ def test_alice_calls_bob_and_both_hear_each_other(phone: Phones) -> None:
     assert_audio_flows(bob)
     alice.wait_text("#call-status", "Connected")
     bob.wait_text("#call-peer", "alice")
+    # The pages themselves signal loopback candidates only (the server would drop others).
+    assert RecordingProvider.candidates
+    assert all(is_loopback_candidate(c) for c in RecordingProvider.candidates)
 
 
 def test_bob_rejects(phone: Phones) -> None:
