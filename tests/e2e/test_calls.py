@@ -192,3 +192,31 @@ def test_closing_the_tab_ends_the_call(phone: Phones) -> None:
     bob.page.close()
     alice.wait_hidden("#call", timeout=GRACE + 4)
     alice.wait_text("#message", "Call ended.")
+
+
+UNNAMED_CONTROLS = """
+() => [...document.querySelectorAll("button, input")]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => {
+    if (el.tagName === "BUTTON") return !(el.getAttribute("aria-label") || el.innerText.trim());
+    return !(el.labels && el.labels.length) && !el.getAttribute("aria-label");
+  })
+  .map((el) => el.outerHTML)
+"""
+
+
+def test_keyboard_only_call_with_labelled_controls(phone: Phones) -> None:
+    alice, bob = phone("alice"), phone("bob")
+    online(alice, "bob")
+    assert alice.page.evaluate(UNNAMED_CONTROLS) == []
+    alice.page.focus("#dial-to")
+    alice.page.keyboard.type("bob")
+    alice.page.keyboard.press("Enter")
+    bob.wait_visible("#incoming")
+    assert bob.page.evaluate("document.activeElement.id") == "accept"  # focus moved to Accept
+    assert bob.page.evaluate(UNNAMED_CONTROLS) == []
+    bob.page.keyboard.press("Enter")
+    alice.wait_connected()
+    assert alice.page.evaluate("document.activeElement.id") == "hangup"
+    alice.page.keyboard.press("Enter")
+    bob.wait_hidden("#call")
