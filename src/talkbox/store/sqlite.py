@@ -237,8 +237,12 @@ class SQLiteStore(Store):
     # -- users and API tokens ----------------------------------------------------------------
     def save_user(self, user: User) -> None:
         with self._transaction() as db:
+            # An upsert, not INSERT OR REPLACE: a replace deletes the row first, which would
+            # cascade to the user's tokens were foreign keys ever switched on.
             db.execute(
-                "INSERT OR REPLACE INTO users(name, password_hash, created_at) VALUES (?,?,?)",
+                "INSERT INTO users(name, password_hash, created_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET password_hash=excluded.password_hash, "
+                "created_at=excluded.created_at",
                 (user.name, user.password_hash, user.created_at),
             )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -30,7 +29,7 @@ from talkbox.providers.base import Provider
 from talkbox.providers.local import LocalProvider
 from talkbox.store import Store, open_store
 from talkbox.switchboard import Switchboard
-from talkbox.web.auth import Accounts
+from talkbox.web.auth import Accounts, LoginThrottle
 from talkbox.web.stream import StreamHub
 
 log = logging.getLogger("talkbox.web")
@@ -71,11 +70,16 @@ class Talkbox:
         )
         self.hub = StreamHub(store, keepalive=keepalive)
         self.accounts = Accounts(store)
+        self.login_throttle = LoginThrottle()
         if isinstance(provider, LocalProvider):
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
-        self.hub.start()
         self.bridge = _bridge_for(store)
+        self.hub.start(
+            *([self.switchboard] if self.bridge is None else [self.switchboard, self.bridge])
+        )
+        if self.bridge is not None:
+            self.bridge.start()
         self.reconciled = threading.Event()
 
     def reconcile_in_background(self) -> None:
@@ -193,7 +197,7 @@ def _bridge_for(store: Store) -> Any:
         return None
     from talkbox.store.redis_bridge import RedisBridge
 
-    return RedisBridge(store).start()
+    return RedisBridge(store)  # started once the stream hub listens to it
 
 
 def health_blueprint(tb: Talkbox) -> Blueprint:
@@ -295,13 +299,18 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = Tr
         tb.provider.loopback_only = True
     where = getattr(tb.store, "path", None) or type(tb.store).__name__
     print(f"talkbox: {tb.provider.name} provider, store {where}")
+    page = any(rule.rule == "/" for rule in app.url_map.iter_rules())
+    if page:
+        print(f"talkbox: open http://{host}:{port}/ in two browsers (or one private window)")
+    else:
+        print(f"talkbox: the API is at http://{host}:{port}/api (see the README)")
     if demo and loopback:
         logins = create_demo_users(tb.accounts)
-        print(f"talkbox: open http://{host}:{port}/ in two browser windows and log in as")
+        print("talkbox: demo users (new passwords on every start):")
         for name, password in logins.items():
             print(f"    {name:<6} password {password}")
     elif demo:
         print("talkbox: not on loopback, so no demo users; add users with 'talkbox users add'")
     if not loopback:
-        print(f"talkbox: serving on {socket.getfqdn(host)}:{port}; put TLS in front of it")
+        print(f"talkbox: serving on {host}:{port}; put TLS in front of it for other machines")
     run_simple(host, port, app, threaded=True, use_reloader=False)
