@@ -137,6 +137,7 @@ class Server:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -151,7 +152,7 @@ class Server:
         raise RuntimeError("the server did not become ready")
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the master and its workers
         self.proc.wait(10)
 
 

@@ -70,9 +70,20 @@ def requests_file(path: Path, legs: int) -> None:
 
 def wrk(url: str, script: Path, data: Path, seconds: float, threads: int = 2) -> float:
     done = subprocess.run(
-        ["wrk", f"-t{threads}", "-c8", f"-d{max(1, round(seconds))}s", "-s", str(script), url,
-         "--", str(data), str(threads)],
-        capture_output=True, text=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            "-c8",
+            f"-d{max(1, round(seconds))}s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(data),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr or done.stdout}")
@@ -98,13 +109,31 @@ def measure(seconds: float = 10.0, rounds: int = 2) -> tuple[float, float]:
         for name, path in (("hook", "/twilio/call-status"), ("bare", "/bare")):
             scripts[name] = Path(tmp) / f"{name}.lua"
             scripts[name].write_text(LUA % path)
-        env = {**os.environ, "BENCH_LEGS": str(legs), "TALKBOX_RECONCILE_ON_START": "0",
-               "TALKBOX_WORKERS": "1", "TALKBOX_THREADS": "16"}
+        env = {
+            **os.environ,
+            "BENCH_LEGS": str(legs),
+            "TALKBOX_RECONCILE_ON_START": "0",
+            "TALKBOX_WORKERS": "1",
+            "TALKBOX_THREADS": "16",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
-             "benchmarks.webhook_app:create()"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "deploy/gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "/dev/null",
+                "benchmarks.webhook_app:create()",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -122,7 +151,7 @@ def measure(seconds: float = 10.0, rounds: int = 2) -> tuple[float, float]:
                 bares.append(wrk(url, scripts["bare"], data, seconds / rounds))
                 hooks.append(wrk(url, scripts["hook"], data, seconds / rounds))
         finally:
-            server.send_signal(signal.SIGKILL)
+            os.killpg(server.pid, signal.SIGKILL)  # the master and its workers
             server.wait(10)
     return max(hooks), max(bares)
 

@@ -28,3 +28,6 @@ keepalive = 75
 # them out of logs anyway.
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+# gunicorn 27's control socket sits at one fixed path per user: two talkbox servers on one host
+# would fight over it, and talkbox does not use it.
+control_socket_disable = True
