@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -62,10 +63,8 @@ class Server:
     def kill(self) -> None:
         """``kill -9`` the master and its workers, as a crash of the host or container would:
         no shutdown handler runs, nothing is flushed on purpose."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(10)
 
     def deliver(self, delivery: Delivery) -> requests.Response:
