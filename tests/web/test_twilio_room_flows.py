@@ -401,3 +401,31 @@ def test_phone_caller_giving_up_stops_every_device_ringing() -> None:
         hang(call_sid(1), "canceled"),
         hang(call_sid(2), "canceled"),
     ]
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_warm_transfer_finished_before_twilio_reports_the_hold_still_resumes(
+    complete: bool,
+) -> None:
+    """Twilio's participant-hold callback is asynchronous: alice may finish the transfer
+    before it arrives. The party talkbox put on hold must be resumed all the same, or it
+    stays on hold music at Twilio for the rest of the call."""
+
+    def flow(world: World) -> Phases:
+        room, _alice, _bob = yield from talking(world, "client:bob")
+        leg = world.board.transfer(call_id(world, 0), CAROL_PHONE, warm=True)
+        carol = Leg(call_sid(2), CALLER_ID, CAROL_PHONE, leg.id)
+        yield answers(world, room, carol)  # no participant-hold callback yet
+        if complete:
+            world.board.complete_transfer(world.conf_id)
+        else:
+            world.board.cancel_transfer(world.conf_id)
+
+    world = run(flow)
+    bob = participant_path(world, call_sid(1))
+    updates = [form for method, path, form in requests_sent(world) if path == bob]
+    assert updates == [
+        {"Hold": ["true"], "HoldUrl": [DEFAULT_HOLD_URL], "HoldMethod": ["GET"]},
+        {"Hold": ["false"]},
+    ]
+    assert world.board.get(world.conf_id).transfer is None

@@ -592,8 +592,16 @@ class Switchboard:
             raise Conflict(f"conference {conference_id} has no transfer under way")
         for held_id in transfer.held_call_ids:
             held = conf.call(held_id)
-            if held.is_live and conf.participant(held_id).on_hold:
-                self.unhold(held_id)
+            # Not ``unhold``: that skips a party the store does not show on hold yet, and the
+            # provider's hold report may still be on its way. The hold we asked for is real
+            # either way, and resuming twice is harmless.
+            if held.is_live and conf.participant(held_id).is_joined:
+                self._command(
+                    conf,
+                    held,
+                    "unhold",
+                    lambda held=held: self.provider.set_on_hold(conf, held, False),  # type: ignore[misc]
+                )
         leaving = conf.call(transfer.by_call_id if complete else transfer.to_call_id)
 
         def finished(b: Builder) -> None:
