@@ -229,6 +229,36 @@ def test_warm_transfer_completed_and_canceled(
     assert alice_id == board.get(conf.id).caller.id
 
 
+@pytest.mark.parametrize("gone", ["transferor", "target"])
+def test_a_warm_transfer_ends_on_its_own_when_one_side_of_it_goes(
+    board: Switchboard, provider: FakeProvider, clock: Clock, recorder: Recorder, gone: str
+) -> None:
+    """Alice, held, must not stay on hold once bob (transferor) hangs up or carol (target)
+    does not answer: nobody is left to complete or cancel the transfer."""
+    conf, alice, bob = connected_call(board, clock)
+    target = board.transfer(conf.calls[1].id, "client:carol", warm=True)
+    board.apply(alice.member(ParticipantChange.HELD, clock.tick(), 3))
+    carol = Phone("CA0003", conf.id)
+    if gone == "transferor":
+        board.apply(carol.status(IN, clock.tick()))
+        board.apply(carol.member(ParticipantChange.JOINED, clock.tick(), 4))
+        board.apply(bob.member(ParticipantChange.LEFT, clock.tick(), 5))
+        expected: type[ev.Event] = ev.TransferCompleted
+    else:
+        board.apply(carol.status(CallStatus.NO_ANSWER, clock.tick()))
+        expected = ev.TransferCanceled
+    assert provider.commands[-1] == ("unhold", "CA0001")
+    assert board.get(conf.id).transfer is None
+    (event,) = recorder.of(expected)
+    assert event.target_call_id == target.id  # type: ignore[attr-defined]
+    assert (
+        recorder.names().count("transfer-completed") + recorder.names().count("transfer-canceled")
+        == 1
+    )
+    with pytest.raises(Conflict, match="no transfer under way"):
+        board.complete_transfer(conf.id)
+
+
 def test_credentials_only_for_valid_identities(board: Switchboard) -> None:
     assert board.credentials("alice").identity == "alice"
     with pytest.raises(InvalidEndpoint):

@@ -175,6 +175,9 @@ class Switchboard:
                 assert effect.reason is not None
                 self.provider.farewell(call, effect.reason)
                 return
+            if effect.kind is EffectKind.RESUME:
+                self.provider.set_on_hold(conf, call, False)
+                return
             if effect.kind is EffectKind.PLACE:
                 provider_id = self.provider.place_call(conf, call)
             else:
@@ -189,7 +192,7 @@ class Switchboard:
         self._placed(effect.conference_id, effect.call_id, provider_id)
 
     def _effect_failed(self, effect: Effect, exc: Exception) -> None:
-        if effect.kind in (EffectKind.HANGUP, EffectKind.FAREWELL):
+        if effect.kind in (EffectKind.HANGUP, EffectKind.FAREWELL, EffectKind.RESUME):
             self._record_failure(effect.conference_id, effect.kind.value, effect.call_id, exc)
             return
         self._change(
@@ -605,6 +608,8 @@ class Switchboard:
         leaving = conf.call(transfer.by_call_id if complete else transfer.to_call_id)
 
         def finished(b: Builder) -> None:
+            if b.conf.transfer != transfer:
+                return  # it ended on its own meanwhile (see rules.Builder.transfer_party_gone)
             b.put_conf(transfer=None)
             event_type = ev.TransferCompleted if complete else ev.TransferCanceled
             b.emit(
