@@ -166,6 +166,52 @@ def warm_transfer_canceled_while_ringing(world: World) -> Phases:
     return warm_transfer(world, complete=False, answered=False)
 
 
+def warm_transfer_transferor_hangs_up(world: World) -> Phases:
+    """Alice, consulting carol while bob waits on hold, simply hangs up: that hands bob to
+    carol, and talkbox takes bob off hold itself."""
+    room, alice, bob = yield from talking(world, "client:bob")
+    leg = world.board.transfer(call_id(world, 0), CAROL_PHONE, warm=True)
+    carol = Leg(call_sid(2), CALLER_ID, CAROL_PHONE, leg.id)
+    yield [
+        room.event("participant-hold", world.t(), bob, Hold="true"),
+        *answers(world, room, carol),
+    ]
+    yield hangs_up(world, room, alice, 30)  # talkbox resumes bob
+    yield [room.event("participant-unhold", world.t(), bob, Hold="false")]
+    assert participant(world, 1) == (False, False)
+    assert world.board.get(world.conf_id).transfer is None
+    yield [
+        *hangs_up(world, room, bob, 40),
+        *hangs_up(world, room, carol, 41),
+        room_ends(world, room),
+    ]
+
+
+def warm_transfer_target_does_not_answer(world: World) -> Phases:
+    """Carol never answers: the consultation is over, bob is taken off hold, alice and bob
+    carry on."""
+    room, alice, bob = yield from talking(world, "client:bob")
+    leg = world.board.transfer(call_id(world, 0), CAROL_PHONE, warm=True)
+    carol = Leg(call_sid(2), CALLER_ID, CAROL_PHONE, leg.id)
+    yield [
+        room.event("participant-hold", world.t(), bob, Hold="true"),
+        carol.status("initiated", world.t()),
+        carol.status("ringing", world.t()),
+    ]
+    yield [  # talkbox resumes bob
+        carol.status("no-answer", world.t()),
+        room.event("participant-leave", world.t(), carol, ParticipantCallStatus="no-answer"),
+    ]
+    yield [room.event("participant-unhold", world.t(), bob, Hold="false")]
+    assert participant(world, 1) == (False, False)
+    assert world.board.get(world.conf_id).transfer is None
+    yield [
+        *hangs_up(world, room, bob, 40),
+        *hangs_up(world, room, alice, 41),
+        room_ends(world, room),
+    ]
+
+
 def api_dials_a_phone(world: World) -> Phases:
     """The server (CLI or JSON API) calls alice's browser, then bob's phone once she is in."""
     conf = world.board.dial("client:alice", BOB_PHONE)
@@ -247,6 +293,22 @@ EXPECTED: dict[
         EndReason.COMPLETED,
         None,
         (("client:alice", *DONE), ("client:bob", *DONE), (CAROL_PHONE, *CANCELED)),
+    ),
+    "warm-transfer-transferor-hangs-up": (
+        warm_transfer_transferor_hangs_up,
+        EndReason.COMPLETED,
+        None,
+        (("client:alice", *DONE), ("client:bob", *DONE), (CAROL_PHONE, *DONE)),
+    ),
+    "warm-transfer-target-does-not-answer": (
+        warm_transfer_target_does_not_answer,
+        EndReason.COMPLETED,
+        None,
+        (
+            ("client:alice", *DONE),
+            ("client:bob", *DONE),
+            (CAROL_PHONE, CallStatus.NO_ANSWER, EndReason.NO_ANSWER),
+        ),
     ),
     "api-dials-a-phone": (
         api_dials_a_phone,
@@ -377,6 +439,27 @@ def test_warm_transfer_requests(flow: Flow, ending: list[Request]) -> None:
     (event,) = world.recorder.of(finished)
     assert isinstance(event, finished)
     assert event.target_call_id == call_id(world, 2)
+
+
+@pytest.mark.parametrize(
+    ("flow", "finished"),
+    [
+        (warm_transfer_transferor_hangs_up, ev.TransferCompleted),
+        (warm_transfer_target_does_not_answer, ev.TransferCanceled),
+    ],
+)
+def test_a_warm_transfer_that_ends_on_its_own_resumes_the_held_party(
+    flow: Flow, finished: type[ev.Event]
+) -> None:
+    world = run(flow)
+    bob = participant_path(world, call_sid(1))
+    hold = {"Hold": ["true"], "HoldUrl": [DEFAULT_HOLD_URL], "HoldMethod": ["GET"]}
+    assert requests_sent(world)[1:4] == [
+        ("POST", bob, hold),
+        add(world.conf_id, CALLER_ID, CAROL_PHONE, call_id(world, 2)),
+        ("POST", bob, {"Hold": ["false"]}),  # nobody asked: the transfer ended by itself
+    ]
+    assert len(world.recorder.of(finished)) == 1
 
 
 def test_api_dial_places_the_first_leg_then_adds_the_phone() -> None:
