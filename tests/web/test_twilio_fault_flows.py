@@ -10,12 +10,13 @@ what Twilio is actually doing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from tests.providers.test_twilio_faults import ATTEMPTS, FAULTS, Fault
 from tests.twilio_sim import FakeTwilio, Leg, Room, call_sid, inbound_sid
 from tests.twilio_world import World
-from tests.web.test_twilio_flows import BOB_PHONE, CAROL_PHONE, hangs_up
+from tests.web.test_twilio_flows import BOB_PHONE, CAROL_PHONE, answers, hangs_up
 from tests.web.test_twilio_room_flows import talking
 
 from talkbox import events as ev
@@ -27,17 +28,36 @@ SOME = ("429", "503", "slow", "dropped")
 PARTICIPANT = r"/Conferences/CF\w+/Participants/CA\w+\.json"
 
 
+@dataclass
+class Talking:
+    """Alice's browser talking to bob's browser, set up by webhooks, with the builders that
+    go on numbering their callbacks."""
+
+    world: World
+    room: Room
+    alice: Leg
+    bob: Leg
+
+
 @pytest.fixture
-def world() -> Iterator[World]:
-    """Alice's browser talking to bob's browser, both in the room, set up by webhooks."""
+def call() -> Iterator[Talking]:
     with FakeTwilio().running() as twilio:
         world = World(twilio)
-        for phase in talking(world, "client:bob"):
-            for delivery in phase:
-                world.deliver(delivery)
+        phases = talking(world, "client:bob")
+        try:
+            while True:
+                for delivery in next(phases):
+                    world.deliver(delivery)
+        except StopIteration as done:
+            room, alice, bob = done.value
         twilio.sent.clear()
         with world.recorder.listening():
-            yield world
+            yield Talking(world, room, alice, bob)
+
+
+@pytest.fixture
+def world(call: Talking) -> World:
+    return call.world
 
 
 def failing(world: World, method: str, path: str, fault: Fault) -> None:
@@ -111,19 +131,18 @@ def test_adding_a_participant_that_twilio_refuses_fails_that_leg_only(
 
 
 @pytest.mark.parametrize("fault_name", SOME)
-def test_a_cold_transfer_to_a_party_twilio_cannot_dial(world: World, fault_name: str) -> None:
+def test_a_cold_transfer_to_a_party_twilio_cannot_dial(call: Talking, fault_name: str) -> None:
     """Cold means the transferor leaves at once, whatever becomes of the target: alice's
     hang-up goes out although carol's leg failed. Once Twilio reports alice gone, bob is
     alone and is hung up too; ``command-failed`` said why."""
+    world, alice = call.world, call.alice
     failing(world, "POST", r"/Conferences/conf_\w+/Participants\.json", FAULTS[fault_name])
-    conf = world.board.get(world.conf_id)
-    alice = Leg(inbound_sid(1), "client:alice", "client:bob", label=conf.calls[0].id)
     target = world.board.transfer(alice.label or "", CAROL_PHONE)
     conf = world.board.get(world.conf_id)
     assert conf.call(target.id).status is CallStatus.FAILED
     assert [c[0] for c in failures(world)] == ["add"]
     assert world.twilio.sent[-1].path == f"/Calls/{inbound_sid(1)}.json"  # alice leaves
-    for delivery in hangs_up(world, Room(world.conf_id), alice, 30):
+    for delivery in hangs_up(world, call.room, alice, 30):
         world.deliver(delivery)
     assert world.twilio.sent[-1].path == f"/Calls/{call_sid(1)}.json"  # bob, left alone
     assert world.board.get(world.conf_id).status is ConferenceStatus.ENDING
@@ -183,3 +202,30 @@ def test_recovery_closes_a_finished_leg_even_if_twilio_cannot_say_how(world: Wor
     assert result.closed == [conf.calls[1].id]
     assert conf.calls[1].status is CallStatus.COMPLETED
     assert conf.status is ConferenceStatus.ENDING  # alice, alone now, is being hung up
+
+
+@pytest.mark.parametrize("fault_name", SOME)
+def test_resuming_after_a_transfer_ended_on_its_own_fails_visibly(
+    call: Talking, fault_name: str
+) -> None:
+    """The transferor hangs up mid-consultation and Twilio refuses to take bob off hold: the
+    failure is published (a user interface can offer "resume"), and the store still shows
+    bob on hold, which is what Twilio is doing."""
+    fault = FAULTS[fault_name]
+    world, room, alice, bob = call.world, call.room, call.alice, call.bob
+    conf = world.board.get(world.conf_id)
+    target = world.board.transfer(conf.calls[0].id, CAROL_PHONE, warm=True)
+    carol = Leg(call_sid(2), "+14155552671", CAROL_PHONE, target.id)
+    for delivery in [
+        room.event("participant-hold", world.t(), bob, Hold="true"),
+        *answers(world, room, carol),
+    ]:
+        world.deliver(delivery)
+    failing(world, "POST", PARTICIPANT, fault)
+    for delivery in hangs_up(world, room, alice, 20):
+        world.deliver(delivery)
+    assert failures(world) == [("resume", conf.calls[1].id, code_of(fault))]
+    after = world.board.get(world.conf_id)
+    assert after.transfer is None
+    assert after.participant(conf.calls[1].id).on_hold
+    assert after.status is ConferenceStatus.ACTIVE

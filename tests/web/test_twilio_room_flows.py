@@ -242,6 +242,38 @@ def _query_of_first_url(world: World) -> str:
     return world.twilio.sent[0].one("Url").split("?", 1)[1]
 
 
+def phone_caller_transferred(world: World) -> Phases:
+    """The contact centre: a telephone calls our number, bob answers (alice stops ringing),
+    bob consults carol with the caller on hold, then hands the caller to her."""
+    response = world.post(voice(inbound_sid(1), STRANGER, OUR_NUMBER))
+    world.conf_id = joined(response.data).room
+    room = Room(world.conf_id)
+    caller = Leg(inbound_sid(1), STRANGER, OUR_NUMBER, label=call_id(world, 0))
+    alice = Leg(call_sid(1), OUR_NUMBER, "client:alice", call_id(world, 1))
+    bob = Leg(call_sid(2), OUR_NUMBER, "client:bob", call_id(world, 2))
+    yield joins(world, room, caller)
+    yield [alice.status("ringing", world.t()), *answers(world, room, bob)]
+    yield [alice.status("canceled", world.t())]
+    leg = world.board.transfer(bob.call_id or "", "client:carol", warm=True)
+    carol = Leg(call_sid(3), OUR_NUMBER, "client:carol", leg.id)
+    yield [
+        room.event("participant-hold", world.t(), caller, Hold="true"),
+        *answers(world, room, carol),
+    ]
+    world.board.complete_transfer(world.conf_id)
+    yield [
+        room.event("participant-unhold", world.t(), caller, Hold="false"),
+        *hangs_up(world, room, bob, 60),
+    ]
+    conf = world.board.get(world.conf_id)
+    assert [str(c.endpoint) for c in conf.connected()] == [STRANGER, "client:carol"]
+    yield [
+        *hangs_up(world, room, caller, 90),
+        *hangs_up(world, room, carol, 30),
+        room_ends(world, room),
+    ]
+
+
 def phone_caller_gives_up(world: World) -> Phases:
     """A telephone calls our number; alice and bob ring; the caller hangs up first."""
     response = world.post(voice(inbound_sid(1), STRANGER, OUR_NUMBER))
@@ -315,6 +347,17 @@ EXPECTED: dict[
         EndReason.COMPLETED,
         None,
         (("client:alice", *DONE), (BOB_PHONE, *DONE)),
+    ),
+    "phone-caller-transferred": (
+        phone_caller_transferred,
+        EndReason.COMPLETED,
+        None,
+        (
+            (STRANGER, *DONE),
+            ("client:alice", *CANCELED),
+            ("client:bob", *DONE),
+            ("client:carol", *DONE),
+        ),
     ),
     "phone-caller-gives-up": (
         phone_caller_gives_up,
@@ -512,3 +555,20 @@ def test_a_warm_transfer_finished_before_twilio_reports_the_hold_still_resumes(
         {"Hold": ["false"]},
     ]
     assert world.board.get(world.conf_id).transfer is None
+
+
+def test_phone_caller_transferred_requests() -> None:
+    """Every leg dialled for a call that came in on our number shows that number."""
+    world = run(phone_caller_transferred)
+    conf = world.board.get(world.conf_id)
+    caller = participant_path(world, inbound_sid(1))
+    hold = {"Hold": ["true"], "HoldUrl": [DEFAULT_HOLD_URL], "HoldMethod": ["GET"]}
+    assert requests_sent(world)[:6] == [
+        add(conf.id, OUR_NUMBER, "client:alice", conf.calls[1].id),
+        add(conf.id, OUR_NUMBER, "client:bob", conf.calls[2].id),
+        hang(call_sid(1), "canceled"),  # bob answered first
+        ("POST", caller, hold),
+        add(conf.id, OUR_NUMBER, "client:carol", conf.calls[3].id),
+        ("POST", caller, {"Hold": ["false"]}),
+    ]
+    assert requests_sent(world)[6] == hang(call_sid(2))  # bob leaves
