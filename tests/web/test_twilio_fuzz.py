@@ -35,6 +35,7 @@ from tests.twilio_sim import (
     voice,
 )
 from tests.twilio_world import World
+from werkzeug.datastructures import MultiDict
 
 ROUTES = ("/twilio/voice", "/twilio/call-status", "/twilio/conference-status")
 FUZZ = settings(
@@ -204,8 +205,9 @@ def base_form(route: str, known: Known) -> dict[str, str]:
 
 
 @st.composite
-def requests(draw: st.DrawFn, route: str, known: Known) -> tuple[dict[str, str], str]:
-    """A form (a genuine one mutated, or arbitrary) and a query string."""
+def requests(draw: st.DrawFn, route: str, known: Known) -> tuple[MultiDict[str, str], str]:
+    """A form (a genuine one mutated, or arbitrary; a field may come twice) and a query
+    string."""
     values = field_values(known)
     if draw(st.integers(0, 3)):  # three times in four: a genuine request, mutated
         form = base_form(route, known)
@@ -220,6 +222,12 @@ def requests(draw: st.DrawFn, route: str, known: Known) -> tuple[dict[str, str],
         # Mostly values of the right shape, so that most requests get past parsing.
         form[name] = draw(st.one_of(values[name], values[name], values[name], TEXT))
     form.update(draw(st.dictionaries(TEXT, TEXT, max_size=3)))
+    # The same field twice (``CallStatus=ringing&CallStatus=completed``): signed over both,
+    # read as the first.
+    repeated = draw(
+        st.lists(st.tuples(st.sampled_from(read), st.one_of(*values.values(), TEXT)), max_size=2)
+    )
+    fields = MultiDict(list(form.items()) + repeated)
     query = draw(
         st.one_of(
             st.just(""),
@@ -236,7 +244,7 @@ def requests(draw: st.DrawFn, route: str, known: Known) -> tuple[dict[str, str],
             ),
         )
     )
-    return form, query
+    return fields, query
 
 
 # -- the properties ------------------------------------------------------------------------------
@@ -286,7 +294,7 @@ def check(route: str, signing: str, data: st.DataObject) -> None:
                     [
                         sign(url, form, token="f" * 32),  # another account's token
                         sign("http://localhost" + route, form),  # over the local URL
-                        sign(url, {**form, "Extra": "1"}),  # over other parameters
+                        sign(url, {**form.to_dict(), "Extra": "1"}),  # over other parameters
                     ]
                 )
                 | st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
