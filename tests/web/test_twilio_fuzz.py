@@ -78,6 +78,7 @@ DIGIT_CHARS = "0123456789\u00b2\u00b3\u00b9\u0663\u09ea\u07c2"
 DIGITS = st.one_of(
     st.integers(min_value=-5, max_value=10**30).map(str),
     st.text(st.sampled_from(DIGIT_CHARS), min_size=1, max_size=6),
+    st.sampled_from(DIGIT_CHARS[10:]),
 )
 TIMESTAMPS = st.one_of(
     st.floats(min_value=-1e11, max_value=1e11, allow_nan=False).map(
