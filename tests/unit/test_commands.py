@@ -10,7 +10,7 @@ from talkbox.errors import Conflict, InvalidEndpoint, NotFound, ProviderError
 from talkbox.model import CallStatus, Conference, ConferenceStatus
 from talkbox.providers.base import ParticipantChange
 from talkbox.switchboard import Switchboard
-from tests.fakes import Clock, FakeProvider, Phone, Recorder
+from tests.fakes import Clock, FakeProvider, Phone, Recorder, invalid_number
 
 IN = CallStatus.IN_PROGRESS
 
@@ -257,6 +257,21 @@ def test_a_warm_transfer_ends_on_its_own_when_one_side_of_it_goes(
     )
     with pytest.raises(Conflict, match="no transfer under way"):
         board.complete_transfer(conf.id)
+
+
+def test_a_warm_transfer_to_a_refused_target_resumes_at_once(
+    board: Switchboard, provider: FakeProvider, clock: Clock, recorder: Recorder
+) -> None:
+    conf, _alice, _bob = connected_call(board, clock)
+    provider.refuse["+14155552673"] = invalid_number()
+    board.transfer(conf.calls[1].id, "+14155552673", warm=True)
+    assert provider.commands[-3:] == [
+        ("hold", "CA0001"),
+        ("add-refused", "+14155552673"),
+        ("unhold", "CA0001"),
+    ]
+    assert board.get(conf.id).transfer is None
+    assert recorder.names()[-2:] == ["transfer-started", "transfer-canceled"]
 
 
 def test_credentials_only_for_valid_identities(board: Switchboard) -> None:

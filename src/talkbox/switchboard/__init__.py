@@ -582,6 +582,10 @@ class Switchboard:
                 )
             )
             b.changed = True
+            if warm and not b.conf.call(leg.id).is_live:
+                # The provider refused the target before the transfer was recorded (effects
+                # may run inline): end it now rather than leave the others on hold.
+                b.transfer_party_gone(leg.id, b.now)
 
         self._change(conf.id, started)
         if not warm:
