@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import pytest
 from tests.providers.test_twilio_faults import ATTEMPTS, FAULTS, Fault
-from tests.twilio_sim import FakeTwilio, Leg, Room, call_sid, inbound_sid
+from tests.twilio_sim import (
+    FakeTwilio,
+    Leg,
+    Room,
+    call_sid,
+    conference_sid,
+    inbound_sid,
+    invalid_number,
+)
 from tests.twilio_world import World
 from tests.web.test_twilio_flows import BOB_PHONE, CAROL_PHONE, answers, hangs_up
 from tests.web.test_twilio_room_flows import talking
@@ -146,6 +154,29 @@ def test_a_cold_transfer_to_a_party_twilio_cannot_dial(call: Talking, fault_name
         world.deliver(delivery)
     assert world.twilio.sent[-1].path == f"/Calls/{call_sid(1)}.json"  # bob, left alone
     assert world.board.get(world.conf_id).status is ConferenceStatus.ENDING
+
+
+@pytest.mark.parametrize("fault_name", [*SOME, "invalid-number"])
+def test_a_warm_transfer_to_a_party_twilio_cannot_dial_resumes_the_held_party(
+    call: Talking, fault_name: str
+) -> None:
+    world = call.world
+    fault = FAULTS[fault_name].reply if fault_name in FAULTS else invalid_number(CAROL_PHONE)
+    for _ in range(3 * ATTEMPTS):
+        world.twilio.fail("POST", r"/Conferences/conf_\w+/Participants\.json", fault)
+    conf = world.board.get(world.conf_id)
+    target = world.board.transfer(conf.calls[0].id, CAROL_PHONE, warm=True)
+    bob = f"/Conferences/{conference_sid(conf.id)}/Participants/{call_sid(1)}.json"
+    updates = [s.form.get("Hold") for s in world.twilio.sent if s.path == bob]
+    assert updates == [["true"], ["false"]]  # held for the consultation, resumed at once
+    after = world.board.get(world.conf_id)
+    assert after.transfer is None
+    assert after.call(target.id).status is CallStatus.FAILED
+    assert [c[0] for c in failures(world)] == ["add"]
+    assert [e.name for e in world.recorder.events if e.name.startswith("transfer-")] == [
+        "transfer-started",
+        "transfer-canceled",
+    ]
 
 
 @pytest.mark.parametrize("fault_name", SOME)
