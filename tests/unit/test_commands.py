@@ -274,6 +274,31 @@ def test_a_warm_transfer_to_a_refused_target_resumes_at_once(
     assert recorder.names()[-2:] == ["transfer-started", "transfer-canceled"]
 
 
+def test_a_warm_transfer_that_cannot_start_leaves_nobody_on_hold(
+    board: Switchboard, provider: FakeProvider, clock: Clock
+) -> None:
+    conf, _alice, _bob = connected_call(board, clock)
+    with pytest.raises(Conflict, match="already in conference"):
+        board.transfer(conf.calls[1].id, "client:alice", warm=True)  # checked before holding
+    assert "hold" not in [c[0] for c in provider.commands]
+    board.add_participant(conf.id, "client:carol")  # CA0003, not answered: not held
+    board.apply(Phone("CA0003", conf.id).member(ParticipantChange.JOINED, clock.tick(), 3))
+    real_hold = provider.set_on_hold
+
+    def second_hold_fails(c: Conference, call: object, on_hold: bool) -> None:
+        if on_hold and any(cmd[0] == "hold" for cmd in provider.commands):
+            raise ProviderError("Service Unavailable", provider="fake", status=503)
+        real_hold(c, call, on_hold)  # type: ignore[arg-type]
+
+    provider.set_on_hold = second_hold_fails  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match="Service Unavailable"):
+        board.transfer(conf.calls[1].id, "client:dave", warm=True)
+    assert [c[0] for c in provider.commands][-2:] == ["hold", "unhold"]  # rolled back
+    now = board.get(conf.id)
+    assert now.transfer is None
+    assert "client:dave" not in [str(c.endpoint) for c in now.calls]
+
+
 def test_credentials_only_for_valid_identities(board: Switchboard) -> None:
     assert board.credentials("alice").identity == "alice"
     with pytest.raises(InvalidEndpoint):

@@ -13,6 +13,7 @@ once and never waits on the provider's REST API.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -565,10 +566,21 @@ class Switchboard:
         rules.require_joined(conf, transferor)
         if conf.transfer is not None:
             raise Conflict(f"conference {conf.id} already has a transfer under way")
+        if any(c.endpoint == target and c.is_live for c in conf.calls):
+            raise Conflict(f"{target} is already in conference {conf.id}")
         held = [c for c in conf.connected() if c.id != call_id] if warm else []
-        for other in held:
-            self.hold(other.id)
-        leg = self.add_participant(conf.id, target)
+        done: list[Call] = []
+        try:
+            for other in held:
+                self.hold(other.id)
+                done.append(other)
+            leg = self.add_participant(conf.id, target)
+        except TalkboxError:
+            # Nobody is left on hold by a transfer that did not start.
+            for other in done:
+                with contextlib.suppress(ProviderError):  # published by _resume already
+                    self._resume(conf, other)
+            raise
 
         def started(b: Builder) -> None:
             if warm:
@@ -592,6 +604,11 @@ class Switchboard:
             self.hangup(call_id)
         return self.store.get(conf.id).call(leg.id)
 
+    def _resume(self, conf: Conference, call: Call) -> None:
+        """Take a party a transfer put on hold off hold, whether or not the provider has
+        reported the hold yet (``unhold`` would skip it then)."""
+        self._command(conf, call, "unhold", lambda: self.provider.set_on_hold(conf, call, False))
+
     def _finish_transfer(self, conference_id: str, complete: bool) -> None:
         conf = self.store.get(conference_id)
         transfer = conf.transfer
@@ -603,12 +620,7 @@ class Switchboard:
             # provider's hold report may still be on its way. The hold we asked for is real
             # either way, and resuming twice is harmless.
             if held.is_live and conf.participant(held_id).is_joined:
-                self._command(
-                    conf,
-                    held,
-                    "unhold",
-                    lambda held=held: self.provider.set_on_hold(conf, held, False),  # type: ignore[misc]
-                )
+                self._resume(conf, held)
         leaving = conf.call(transfer.by_call_id if complete else transfer.to_call_id)
 
         def finished(b: Builder) -> None:
