@@ -260,3 +260,28 @@ def test_resuming_after_a_transfer_ended_on_its_own_fails_visibly(
     assert after.transfer is None
     assert after.participant(conf.calls[1].id).on_hold
     assert after.status is ConferenceStatus.ACTIVE
+
+
+@pytest.mark.parametrize("fault_name", SOME)
+def test_a_warm_transfer_whose_second_hold_fails_takes_the_first_off_hold(
+    call: Talking, fault_name: str
+) -> None:
+    """A three-way room: alice starts a warm transfer, bob is put on hold, then Twilio
+    refuses to hold carol. The transfer did not start; bob must not stay on hold music."""
+    world, room = call.world, call.room
+    carol_call = world.board.add_participant(world.conf_id, CAROL_PHONE)
+    carol = Leg(call_sid(2), "+14155552671", CAROL_PHONE, carol_call.id)
+    for delivery in answers(world, room, carol):
+        world.deliver(delivery)
+    world.twilio.sent.clear()
+    failing(
+        world, "POST", rf"/Conferences/CF\w+/Participants/{carol.sid}\.json", FAULTS[fault_name]
+    )
+    conf = world.board.get(world.conf_id)
+    with pytest.raises(ProviderError):
+        world.board.transfer(conf.calls[0].id, "client:dave", warm=True)
+    bob = f"/Conferences/{conference_sid(conf.id)}/Participants/{call_sid(1)}.json"
+    assert [s.form.get("Hold") for s in world.twilio.sent if s.path == bob] == [["true"], ["false"]]
+    assert not any(s.path.endswith("/Participants.json") for s in world.twilio.sent)  # no dave
+    assert world.board.get(world.conf_id).transfer is None
+    assert [c[0] for c in failures(world)] == ["hold"]
