@@ -1,5 +1,6 @@
-"""Room operations on Twilio driven by webhooks: adding a third party, mute, hold, kick, cold and
-warm transfer, telephones in and out.
+"""Room operations on Twilio driven by webhooks: mute and hold, cold and warm transfer (completed,
+canceled, or ended on its own), telephones in and out. Adding a third party and kicking one are
+flows of :mod:`tests.web.test_twilio_flows`; their exact requests are checked here too.
 
 Each flow is played in order and replayed with every phase shuffled and partly duplicated
 (the harness of :mod:`tests.web.test_twilio_flows`); the REST requests talkbox sent are compared
