@@ -1,6 +1,6 @@
 """Room operations on Twilio driven by webhooks: mute and hold, cold and warm transfer (completed,
 canceled, or ended on its own), telephones in and out. Adding a third party and kicking one are
-flows of :mod:`tests.web.test_twilio_flows`; their exact requests are checked here too.
+flows of :mod:`tests.web.test_twilio_flows`; the three-way call's exact requests are checked here.
 
 Each flow is played in order and replayed with every phase shuffled and partly duplicated
 (the harness of :mod:`tests.web.test_twilio_flows`); the REST requests talkbox sent are compared
