@@ -115,6 +115,11 @@ def test_adding_someone_offline_or_unknown(alice: User, bob: User, tb: Talkbox) 
     assert "offline" in offline.json["message"]
     unknown = alice.post(f"/api/calls/{alice_call}/participants", {"to": "zed"})
     assert unknown.status_code == 404
+    nobody = alice.post(f"/api/calls/{alice_call}/participants", {"to": "+14155550199"})
+    assert nobody.status_code == 409
+    assert "no simulated telephone has registered" in nobody.json["message"]  # type: ignore[index]
+    transfer = alice.post(f"/api/calls/{alice_call}/transfer", {"to": "carol"})
+    assert transfer.status_code == 409
 
 
 def test_cold_transfer_leaves_the_caller_with_the_new_party(

@@ -187,7 +187,11 @@ function scheduleRefresh() {
 }
 
 function onCallEvent(event) {
-  if (event.type === "command-failed") state.failures.set(event.conference_id, event);
+  if (event.type === "command-failed") {
+    state.failures.set(event.conference_id, event);
+    // In a room that goes on (adding someone failed, say), say so; an ending room says why.
+    if (state.room && state.room.conference_id === event.conference_id) say(event.message);
+  }
   if (event.type === "conference-ended") {
     // A call can end before the request that placed it has answered (a number that cannot be
     // reached fails at once): dial() looks here when its answer comes.

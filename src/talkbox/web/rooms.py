@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from talkbox.errors import Conflict, Forbidden, NotFound
-from talkbox.model import Call, Conference
+from talkbox.model import Call, Conference, Endpoint
 from talkbox.providers.local import DTMF_RE, MESH_LIMIT
 from talkbox.web.api import (
     BadInput,
@@ -36,6 +36,16 @@ from talkbox.web.api import (
     room_view,
     tb,
 )
+
+
+def require_reachable(target: Endpoint) -> None:
+    """Local provider: refuse at once someone who cannot ring (no device online, or a number
+    no simulated telephone registered), rather than fail a moment later as an event."""
+    if tb().local is None or tb().hub.devices(target.value):
+        return
+    if target.is_client:
+        raise Conflict(f"{target.value} is offline")
+    raise Conflict(f"no simulated telephone has registered {target} (open /phone to make one)")
 
 
 def joined_leg(call_id: str) -> tuple[Conference, Call]:
@@ -62,15 +72,12 @@ def add_participant(call_id: str) -> tuple[Response, int]:
     conf, _ = joined_leg(call_id)
     if target.is_client and tb().store.get_user(target.value) is None:
         raise NotFound("user", target.value)
-    provider = tb().local
-    if provider is not None:
-        if target.is_client and not tb().hub.devices(target.value):
-            raise Conflict(f"{target.value} is offline")
-        if len([c for c in conf.calls if c.is_live]) >= MESH_LIMIT:
-            raise Conflict(
-                f"this room is full: the local provider connects at most {MESH_LIMIT} people "
-                "(every browser sends its audio to every other one)"
-            )
+    require_reachable(target)
+    if tb().local is not None and len([c for c in conf.calls if c.is_live]) >= MESH_LIMIT:
+        raise Conflict(
+            f"this room is full: the local provider connects at most {MESH_LIMIT} people "
+            "(every browser sends its audio to every other one)"
+        )
     leg = tb().switchboard.add_participant(conf.id, target)
     view = room_view(tb().switchboard.get(conf.id), me().endpoint)
     view["added"] = leg.id
@@ -109,8 +116,7 @@ def transfer(call_id: str) -> tuple[Response, int]:
     target = endpoint_of(field(data, "to", str))
     warm = bool(field(data, "warm", bool, required=False))
     joined_leg(call_id)
-    if target.is_client and tb().local is not None and not tb().hub.devices(target.value):
-        raise Conflict(f"{target.value} is offline")
+    require_reachable(target)
     leg = tb().switchboard.transfer(call_id, target, warm=warm)
     return accepted({"target_call_id": leg.id, "warm": warm})
 
