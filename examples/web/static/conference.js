@@ -133,9 +133,9 @@ export class Conference {
       this.list.append(item);
     }
     const transferring = room.transfer && mine && room.transfer.by_call_id === mine.call_id;
-    for (const node of [this.addTo, this.transferTo, this.cold, this.warm]) node.disabled = !connected || Boolean(room.transfer);
-    this.root.querySelector("#add").disabled = !connected;
-    this.addTo.disabled = !connected;
+    // Adding works at any time in the room; one transfer at a time.
+    this.addTo.disabled = this.root.querySelector("#add").disabled = !connected;
+    for (const node of [this.transferTo, this.cold, this.warm]) node.disabled = !connected || Boolean(room.transfer);
     this.complete.hidden = !transferring;
     this.cancel.hidden = !transferring;
   }

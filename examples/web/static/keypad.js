@@ -9,6 +9,7 @@ export class Keypad {
   constructor({ root, send }) {
     this.send = send; // async (digit) => void: plays and reports one digit
     this.sent = "";
+    this.from = new Map(); // who -> the digits they pressed during this call
     this.root = root;
     const grid = document.createElement("div");
     grid.className = "keys";
@@ -40,13 +41,13 @@ export class Keypad {
 
   received({ identity, digits }) {
     const who = (identity || "").replace(/^client:/, "");
-    const line = this.receivedBox.textContent ? this.receivedBox.textContent.split(": ") : null;
-    const before = line && line[0] === `${who} pressed` ? line[1] : "";
-    this.receivedBox.textContent = `${who} pressed: ${before}${digits}`;
+    this.from.set(who, (this.from.get(who) || "") + digits);
+    this.receivedBox.textContent = [...this.from].map(([name, keys]) => `${name} pressed: ${keys}`).join("; ");
   }
 
   reset() {
     this.sent = "";
+    this.from.clear();
     this.sentBox.textContent = "";
     this.receivedBox.textContent = "";
   }
