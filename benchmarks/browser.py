@@ -459,6 +459,53 @@ def _print_trace(label: str, runs: list[dict[str, Any]]) -> None:
         print(f"  {t:5.0f}  {who:6}  {what}")
 
 
+#: Steps of each setup: (name, who, the first trace label that ends it); "ring" and "total"
+#: name the run's own figures.
+STEPS = {
+    "softphone": [
+        ("caller getUserMedia", "caller", "getUserMedia done"),
+        ("POST /calls, invite reaches callee", "callee", "received invite"),
+        ("invite shown, auto-accept click", "", "ring"),
+        ("callee getUserMedia, POST accept", "callee", "fetched 200  /api/calls/"),
+        ("callee new pc, createOffer, setLocal", "callee", "fetch offer"),
+        ("offer relayed to caller", "caller", "received offer"),
+        ("caller setRemote, createAnswer, setLocal", "caller", "fetch answer"),
+        ("answer relayed to callee", "callee", "received answer"),
+        ("setRemote answer to both connected", "", "total"),
+    ],
+    "raw": [
+        ("caller getUserMedia", "caller", "getUserMedia done"),
+        ("caller new pc, createOffer, setLocal", "caller", "fetch offer"),
+        ("offer relayed to callee", "callee", "received offer"),
+        ("callee getUserMedia, setRemote, answer", "callee", "fetch answer"),
+        ("answer relayed to caller", "caller", "received answer"),
+        ("setRemote answer to both connected", "", "total"),
+    ],
+}
+
+
+def _step_ends(run: dict[str, Any], steps: list[tuple[str, str, str]]) -> list[float]:
+    """When each step ended, in ms after the click (NaN when its mark is missing)."""
+    ends = []
+    for _, who, end in steps:
+        if not who:
+            ends.append(run.get(end, float("nan")))
+            continue
+        marks = (t for t, w, what in run["trace"] if w == who and what.startswith(end))
+        ends.append(next(marks, float("nan")))
+    return ends
+
+
+def _print_steps(label: str, runs: list[dict[str, Any]]) -> None:
+    """Median time of each step, from the traces of all runs (``TALKBOX_BENCH_TRACE=1``)."""
+    steps = STEPS[label]
+    ends = [_step_ends(run, steps) for run in runs]
+    print(f"browser bench: {label} steps, median ms (min-max) over {len(runs)} runs:")
+    for i, (name, _, _) in enumerate(steps):
+        took = [e[i] - (e[i - 1] if i else 0) for e in ends]
+        print(f"  {name:42} {statistics.median(took):6.1f} ({min(took):.0f}-{max(took):.0f})")
+
+
 def missing() -> str | None:
     """Why the browser benchmark cannot run here, or None."""
     if not os.path.exists(CHROMIUM):
@@ -507,8 +554,9 @@ def bench_browser(smoke: bool) -> list[Figure]:
         f"{_median(raw, 'gum_caller'):.0f} / callee {_median(raw, 'gum_callee'):.0f} ms"
     )
     if os.environ.get("TALKBOX_BENCH_TRACE"):
-        _print_trace("softphone", soft)
-        _print_trace("raw", raw)
+        for label, done in (("softphone", soft), ("raw", raw)):
+            _print_trace(label, done)
+            _print_steps(label, done)
     ratio = soft_ms / raw_ms if raw_ms else float("inf")
     return [
         Figure(
