@@ -11,7 +11,6 @@ stderr: the cause, then a hint.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 #: Hints for talkbox's own errors, by class name (the server's errors bring their own).
 HINTS = {
     "InvalidEndpoint": "use a user name, client:NAME or a number such as +14155550100",
-    "NotFound": "list live calls with 'talkbox calls' (ids look like call_... or conf_...)",
+    "NotFound": "list live calls with 'talkbox calls'; ids look like call_... or conf_...",
     "IllegalTransition": "check the call's state with 'talkbox show CALL'",
     "Conflict": "check the call's state with 'talkbox show CALL'",
     "ProviderError": "the provider refused; 'talkbox doctor' checks its settings",
@@ -171,6 +170,8 @@ def cli(ctx: click.Context, server: str | None, api_token: str | None, timeout: 
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, separators=(",", ":")))
 
 
@@ -644,7 +645,10 @@ def serve(host: str, port: int, demo: bool) -> None:
     if softphone is not None:
         app.register_blueprint(softphone)
     else:
-        click.echo("talkbox: API only (the softphone page lives in a checkout's examples/web)")
+        click.echo(
+            "talkbox: API and event stream only; for the softphone page run "
+            "'python examples/web/app.py' in a talkbox checkout"
+        )
     click.echo(f"talkbox: serving http://{host}:{port}/ (API under /api)")
     click.echo(
         "talkbox: log in with a user's name and password; API clients: "

@@ -25,7 +25,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 HINTS = {
     "unauthorized": "create a token with 'talkbox users token NAME' and set TALKBOX_API_TOKEN",
     "forbidden": "the API token's user must be a party of that call",
-    "not-found": "list live calls with 'talkbox calls' (ids look like call_... or conf_...)",
+    "not-found": "list live calls with 'talkbox calls'; ids look like call_... or conf_...",
     "offline": "the person called needs a browser (a device) connected to the server",
     "conflict": "check the call's state with 'talkbox show CALL'",
     "provider-error": "the provider refused; 'talkbox doctor' checks its settings",

@@ -190,8 +190,8 @@ def test_errors_are_one_line_with_a_hint(server: LiveServer) -> None:
     unknown = server.invoke("alice", "show", "call_nope")
     assert unknown.exit_code == 1
     assert unknown.output == (
-        "error: no call with id 'call_nope' (hint: list live calls with 'talkbox calls' "
-        "(ids look like call_... or conf_...))\n"
+        "error: no call with id 'call_nope' (hint: list live calls with 'talkbox calls'; "
+        "ids look like call_... or conf_...)\n"
     )
     assert server.invoke("alice", "hangup", "call_nope").exit_code == 1
     assert server.invoke("alice", "conference", "mute", "call_nope").exit_code == 1

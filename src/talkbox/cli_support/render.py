@@ -47,12 +47,12 @@ def others(room: Mapping[str, Any]) -> str:
 
 def room_line(room: Mapping[str, Any]) -> str:
     return (
-        f"{room['call_id'] or '-':<30} {room['conference_id']:<30} {room['status']:<8} "
+        f"{room['call_id'] or '-':<22} {room['conference_id']:<22} {room['status']:<8} "
         f"{room['direction']:<8} {others(room):<24} {duration(talk_time(room))}"
     )
 
 
-ROOM_HEADER = f"{'CALL':<30} {'ROOM':<30} {'STATUS':<8} {'WAY':<8} {'WITH':<24} TALK"
+ROOM_HEADER = f"{'CALL':<22} {'ROOM':<22} {'STATUS':<8} {'WAY':<8} {'WITH':<24} TALK"
 
 
 def leg_line(leg: Mapping[str, Any]) -> str:
@@ -67,7 +67,7 @@ def leg_line(leg: Mapping[str, Any]) -> str:
     ]
     ended = f" ({leg['end_reason']})" if leg.get("end_reason") else ""
     return (
-        f"  {leg['call_id']:<30} {leg['endpoint']:<24} {leg['role']:<12} "
+        f"  {leg['call_id']:<22} {leg['endpoint']:<24} {leg['role']:<12} "
         f"{leg['status'] + ended:<24} {' '.join(flags)}".rstrip()
     )
 
@@ -82,14 +82,14 @@ def room_block(room: Mapping[str, Any]) -> list[str]:
     return [head, *(leg_line(leg) for leg in room["legs"])]
 
 
-HISTORY_HEADER = f"{'ENDED':<8} {'ROOM':<30} {'REASON':<14} {'PARTIES':<40} TALK"
+HISTORY_HEADER = f"{'ENDED':<8} {'ROOM':<22} {'REASON':<14} {'TALK':<6} PARTIES"
 
 
 def history_line(ended: Mapping[str, Any]) -> str:
     parties = " -> ".join(ended.get("parties") or [ended["owner"]])
     return (
-        f"{clock(ended['at']):<8} {ended['conference_id']:<30} {ended['reason']:<14} "
-        f"{parties:<40} {duration(ended.get('duration'))}"
+        f"{clock(ended['at']):<8} {ended['conference_id']:<22} {ended['reason']:<14} "
+        f"{duration(ended.get('duration')):<6} {parties}"
     )
 
 
@@ -100,8 +100,14 @@ def event_line(event: Mapping[str, Any]) -> str:
     parts = [clock(event.get("at")), str(event.get("type"))]
     parts += [str(event[k]) for k in ("conference_id", "call_id", "endpoint") if event.get(k)]
     parts += [
-        f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in event.items()
-        if k not in _EVENT_BASE and v is not None
+        f"{k}={_value(k, v)}" for k, v in event.items() if k not in _EVENT_BASE and v is not None
     ]
     return " ".join(parts)
+
+
+def _value(key: str, value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return clock(value) if key.endswith("_at") else f"{value:.1f}"
+    return str(value)
