@@ -1,9 +1,9 @@
-"""The ``talkbox`` command.
+"""The ``talkbox`` command: its options, arguments and help, and nothing else.
 
-Commands are thin: parse, call a backend (a talkbox server's API, or Twilio directly; see
-:mod:`talkbox.cli_support.backends`), render. Heavy imports (twilio, flask, phonenumbers,
-sqlite3) stay inside the commands so that ``talkbox --help`` and completion stay fast, which is
-also why this module imports nothing of talkbox at the top but the version.
+What each command does lives in :mod:`talkbox.cli_support` (``calls``, ``admin``, the two
+backends); a command here parses its arguments and hands over. That keeps ``talkbox --help``
+and shell completion fast: they import click and this module only, no twilio, flask,
+phonenumbers or sqlite3, and (where bytecode is not cached) compile only this file.
 
 Exit codes: 0 ok, 1 a runtime or provider error, 2 bad usage or input. Errors are one line on
 stderr: the cause, then a hint.
@@ -11,67 +11,18 @@ stderr: the cause, then a hint.
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from talkbox import __version__
 
 if TYPE_CHECKING:
-    from talkbox.cli_support.backends import Backend, Room
-    from talkbox.web.auth import Accounts
-
-#: Hints for talkbox's own errors, by class name (the server's errors bring their own).
-HINTS = {
-    "InvalidEndpoint": "use a user name, client:NAME or a number such as +14155550100",
-    "NotFound": "list live calls with 'talkbox calls'; ids look like call_... or conf_...",
-    "IllegalTransition": "check the call's state with 'talkbox show CALL'",
-    "Conflict": "check the call's state with 'talkbox show CALL'",
-    "ProviderError": "the provider refused; 'talkbox doctor' checks its settings",
-    "ConfigError": "'talkbox doctor' lists what is missing",
-    "WeakPassword": "choose a longer password",
-}
-
-
-class CliError(click.ClickException):
-    """One line on stderr, ``error: <cause> (hint: <what to do>)``, and an exit code."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def format_message(self) -> str:
-        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class CliInputError(CliError):
-    """The command line or its input is at fault (exit code 2, as for click's usage errors)."""
-
-    exit_code = 2
-
-
-def cli_error(message: str, hint: str | None = None, exit_code: int = 1) -> CliError:
-    return (CliInputError if exit_code == 2 else CliError)(message, hint)
-
-
-def translate(exc: Exception) -> CliError:
-    """A talkbox error (or a weak password) as the CLI reports it: input errors exit 2."""
-    hint = getattr(exc, "hint", None) or HINTS.get(type(exc).__name__)
-    if hint is None:
-        hint = next((HINTS[c.__name__] for c in type(exc).__mro__ if c.__name__ in HINTS), None)
-    code = 2 if getattr(exc, "input_error", False) or type(exc).__name__ == "WeakPassword" else 1
-    return cli_error(" ".join(str(exc).split()), hint, code)
+    from talkbox.cli_support.backends import Backend
 
 
 class TalkboxGroup(click.Group):
-    """Turns the library's errors into :class:`CliError` for every command below it."""
+    """Turns the library's errors into one-line CLI errors for every command below it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from talkbox.errors import TalkboxError
@@ -79,15 +30,19 @@ class TalkboxGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TalkboxError as exc:
+            from talkbox.cli_support.errors import translate
+
             raise translate(exc) from None
         except ValueError as exc:
             if type(exc).__name__ != "WeakPassword":
                 raise
+            from talkbox.cli_support.errors import translate
+
             raise translate(exc) from None
 
 
 class Options:
-    """What the group's options say, shared by every command (``click.pass_obj``)."""
+    """The group's options, shared by every command (``pass_options``)."""
 
     def __init__(self, server: str | None, api_token: str | None, timeout: float) -> None:
         self.server = server
@@ -95,25 +50,16 @@ class Options:
         self.timeout = timeout
 
     def backend(self) -> Backend:
-        """A server when one is named; else Twilio directly when its credentials are set;
-        else the default local server."""
-        from talkbox.cli_support.backends import ServerBackend
-        from talkbox.client import DEFAULT_SERVER, ServerClient
+        from talkbox.cli_support.backends import open_backend
 
-        if not self.server:
-            from talkbox.config import Settings
+        return open_backend(self.server, self.api_token, self.timeout)
 
-            settings = Settings.from_env()
-            if settings.twilio is not None:
-                from talkbox.cli_support.backends import DirectBackend
-                from talkbox.cli_support.direct import direct_switchboard
 
-                return DirectBackend(direct_switchboard(settings))
-        try:
-            client = ServerClient(self.server or DEFAULT_SERVER, self.api_token, self.timeout)
-        except ValueError as exc:
-            raise cli_error(str(exc), "e.g. --server http://127.0.0.1:8000", 2) from None
-        return ServerBackend(client)
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click.version_option looks up translations when it is declared: too slow for --help.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"talkbox, version {__version__}")
+        ctx.exit()
 
 
 pass_options = click.make_pass_decorator(Options)
@@ -130,7 +76,14 @@ Shell completion (bash; zsh and fish alike with zsh_source / fish_source):
     context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "TALKBOX"},
     epilog=COMPLETION,
 )
-@click.version_option(__version__, prog_name="talkbox")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--server",
     envvar="TALKBOX_SERVER",
@@ -169,12 +122,6 @@ def cli(ctx: click.Context, server: str | None, api_token: str | None, timeout: 
     ctx.obj = Options(server, api_token, timeout)
 
 
-def emit_json(data: Any) -> None:
-    import json
-
-    click.echo(json.dumps(data, separators=(",", ":")))
-
-
 # -- calls -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("from_", metavar="FROM")
@@ -201,79 +148,9 @@ def dial(options: Options, from_: str, to: str, wait: bool, interval: float, as_
       talkbox dial alice +14155550100 --wait
       talkbox --server http://127.0.0.1:8000 dial - carol --json
     """
-    from talkbox.cli_support.backends import DirectBackend
+    from talkbox.cli_support import calls as run
 
-    backend = options.backend()
-    if isinstance(backend, DirectBackend):
-        from_, to = _client_if_name(from_), _client_if_name(to)
-    room = backend.dial(from_, to)
-    if as_json and not wait:
-        emit_json(room)
-    elif not as_json:
-        click.echo(
-            f"calling {to} from {from_}: call {room['call_id']} in room {room['conference_id']}"
-        )
-    if wait:
-        follow(backend, room, interval, as_json)
-    elif isinstance(backend, DirectBackend):
-        # Nobody else will dial the callee once the caller answers: wait until that happened.
-        follow(backend, room, interval, as_json=True, until_placed=True, quiet=True)
-
-
-def _client_if_name(text: str) -> str:
-    """A bare user name means that user's browser client (as in the server's API)."""
-    text = text.strip()
-    if text and ":" not in text and not any(ch.isdigit() for ch in text[:1] + text[-1:]):
-        return f"client:{text}"
-    return text
-
-
-def follow(
-    backend: Backend,
-    room: Room,
-    interval: float,
-    as_json: bool,
-    *,
-    until_placed: bool = False,
-    quiet: bool = False,
-) -> Room:
-    """Print each leg's progress until the room ends (or, ``until_placed``, until no leg waits
-    to be dialled); Ctrl-C offers to hang up our leg."""
-    from talkbox.cli_support import render
-
-    started = time.monotonic()
-    seen: dict[str, str] = {}
-    my_call = room["call_id"]
-    try:
-        while True:
-            changed = False
-            for leg in room["legs"]:
-                if seen.get(leg["call_id"]) != leg["status"]:
-                    seen[leg["call_id"]] = leg["status"]
-                    changed = True
-                    if not as_json and not quiet:
-                        elapsed = render.duration(time.monotonic() - started)
-                        click.echo(
-                            f"[{elapsed}] {leg['endpoint']}: {render.status_words(leg['status'])}"
-                        )
-            if changed and as_json and not quiet:
-                emit_json(room)
-            if room["status"] == "ended":
-                if not as_json:
-                    talk = render.duration(render.talk_time(room))
-                    click.echo(f"ended: {room['end_reason']}, talk time {talk}")
-                return room
-            if until_placed and all(leg["status"] != "queued" for leg in room["legs"]):
-                return room
-            time.sleep(interval)
-            backend.poll()
-            room = backend.show(my_call)
-    except KeyboardInterrupt:
-        click.echo("", err=True)
-        if click.confirm(f"hang up {my_call}?", default=True, err=True):
-            backend.hangup(my_call)
-            click.echo(f"hang-up requested for {my_call}", err=True)
-        raise click.exceptions.Exit(130) from None
+    run.dial(options.backend(), from_, to, wait, interval, as_json)
 
 
 @cli.command()
@@ -306,29 +183,9 @@ def calls(options: Options, show_all: bool, limit: int, as_json: bool) -> None:
       talkbox calls --all --limit 5
       talkbox calls --json | jq -r '.[].call_id'
     """
-    from talkbox.cli_support import render
+    from talkbox.cli_support import calls as run
 
-    backend = options.backend()
-    backend.poll()
-    if show_all:
-        ended = backend.history(limit)
-        if as_json:
-            emit_json(ended)
-            return
-        click.echo(render.HISTORY_HEADER)
-        for item in ended:
-            click.echo(render.history_line(item))
-        return
-    rooms = backend.live()
-    if as_json:
-        emit_json(rooms)
-        return
-    if not rooms:
-        click.echo("no live calls")
-        return
-    click.echo(render.ROOM_HEADER)
-    for room in rooms:
-        click.echo(render.room_line(room))
+    run.list_calls(options.backend(), show_all, limit, as_json)
 
 
 @cli.command()
@@ -343,16 +200,9 @@ def show(options: Options, call: str, as_json: bool) -> None:
       talkbox show call_6f1c2a...
       talkbox show conf_0b7d9e... --json | jq '.legs[] | .status'
     """
-    from talkbox.cli_support import render
+    from talkbox.cli_support import calls as run
 
-    backend = options.backend()
-    backend.poll()
-    room = backend.show(call)
-    if as_json:
-        emit_json(room)
-        return
-    for line in render.room_block(room):
-        click.echo(line)
+    run.show(options.backend(), call, as_json)
 
 
 # -- conferences -------------------------------------------------------------------------------
@@ -365,11 +215,6 @@ def conference() -> None:
     """
 
 
-def _room_of(backend: Backend, ident: str) -> Room:
-    backend.poll()
-    return backend.show(ident)
-
-
 @conference.command("list")
 @json_option
 @pass_options
@@ -380,19 +225,9 @@ def conference_list(options: Options, as_json: bool) -> None:
     Example:
       talkbox conference list --json | jq '.[].legs | length'
     """
-    from talkbox.cli_support import render
+    from talkbox.cli_support import calls as run
 
-    backend = options.backend()
-    backend.poll()
-    rooms = backend.live()
-    if as_json:
-        emit_json(rooms)
-        return
-    if not rooms:
-        click.echo("no live rooms")
-    for room in rooms:
-        for line in render.room_block(room):
-            click.echo(line)
+    run.list_rooms(options.backend(), as_json)
 
 
 @conference.command("add")
@@ -408,40 +243,28 @@ def conference_add(options: Options, room: str, to: str, as_json: bool) -> None:
       talkbox conference add call_6f1c2a... carol
       talkbox conference add conf_0b7d9e... +14155550100
     """
-    from talkbox.cli_support.backends import DirectBackend
+    from talkbox.cli_support import calls as run
 
-    backend = options.backend()
-    if isinstance(backend, DirectBackend):
-        to = _client_if_name(to)
-    conf_id = _room_of(backend, room)["conference_id"]
-    result = backend.add(conf_id, to)
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"dialling {to} into {conf_id}: call {result['added_call_id']}")
+    run.add(options.backend(), room, to, as_json)
 
 
-def _leg_command(name: str, summary: str, action: Callable[[Backend, str, str], None]) -> None:
+def _leg_command(name: str, summary: str) -> None:
     example = f"\b\nExample:\n  talkbox conference {name} call_6f1c2a..."
-    text = f"{summary}; CALL is one person's leg in a room.\n\n{example}"
 
-    @conference.command(name, help=text)
+    @conference.command(name, help=f"{summary}; CALL is one person's leg in a room.\n\n{example}")
     @click.argument("call")
     @pass_options
     def command(options: Options, call: str) -> None:
-        backend = options.backend()
-        action(backend, _room_of(backend, call)["conference_id"], call)
-        click.echo(f"{name} requested for {call}")
+        from talkbox.cli_support import calls as run
+
+        run.leg_command(options.backend(), name, call)
 
 
-for _name, _summary, _action in [
-    ("mute", "Mute CALL", lambda b, r, c: b.mute(r, c, True)),
-    ("unmute", "Unmute CALL", lambda b, r, c: b.mute(r, c, False)),
-    ("hold", "Put CALL on hold (they hear music)", lambda b, r, c: b.hold(r, c, True)),
-    ("unhold", "Take CALL off hold", lambda b, r, c: b.hold(r, c, False)),
-    ("remove", "Take CALL out of the room (the leg ends)", lambda b, r, c: b.remove(r, c)),
-]:
-    _leg_command(_name, _summary, _action)
+_leg_command("mute", "Mute CALL")
+_leg_command("unmute", "Unmute CALL")
+_leg_command("hold", "Put CALL on hold (they hear music)")
+_leg_command("unhold", "Take CALL off hold")
+_leg_command("remove", "Take CALL out of the room (the leg ends)")
 
 
 @conference.command("end")
@@ -454,10 +277,9 @@ def conference_end(options: Options, room: str) -> None:
     Example:
       talkbox conference end conf_0b7d9e...
     """
-    backend = options.backend()
-    conf_id = _room_of(backend, room)["conference_id"]
-    backend.end(conf_id)
-    click.echo(f"end requested for {conf_id}")
+    from talkbox.cli_support import calls as run
+
+    run.end(options.backend(), room)
 
 
 @cli.command()
@@ -485,36 +307,23 @@ def transfer(
       talkbox transfer call_6f1c2a... carol --warm     # talk to carol first, then:
       talkbox transfer call_6f1c2a... --complete       # ... or --cancel
     """
-    from talkbox.cli_support.backends import DirectBackend
+    from talkbox.cli_support import calls as run
 
     if complete and cancel:
         raise click.UsageError("--complete and --cancel exclude each other")
     if (complete or cancel) == (to is not None):
         raise click.UsageError("give TO to start a transfer, or --complete/--cancel without it")
-    backend = options.backend()
-    if complete or cancel:
-        conf_id = _room_of(backend, call)["conference_id"]
-        backend.finish_transfer(conf_id, complete)
-        click.echo(f"transfer {'completion' if complete else 'cancel'} requested for {conf_id}")
-        return
-    assert to is not None
-    if isinstance(backend, DirectBackend):
-        to = _client_if_name(to)
-    room = backend.transfer(call, to, warm)
-    if as_json:
-        emit_json(room)
-        return
-    kind = "warm" if warm else "cold"
-    click.echo(f"{kind} transfer of {call} to {to}: call {room['target_call_id']}")
-    if warm:
-        click.echo(f"finish with: talkbox transfer {call} --complete (or --cancel)")
+    if to is None:
+        run.finish_transfer(options.backend(), call, complete)
+    else:
+        run.transfer(options.backend(), call, to, warm, as_json)
 
 
 # -- events ------------------------------------------------------------------------------------
 @cli.command()
 @json_option
 @click.option("--count", type=click.IntRange(1), help="Stop after this many events.")
-@click.option("--until", "until", metavar="TYPE", help="Stop after the first event of TYPE.")
+@click.option("--until", metavar="TYPE", help="Stop after the first event of TYPE.")
 @click.option(
     "--device",
     metavar="ID",
@@ -535,61 +344,9 @@ def watch(
       talkbox watch --json | jq -c 'select(.type == "conference-ended")'
       talkbox watch --until conference-ended   # returns when a call ends
     """
-    from talkbox.cli_support import render
+    from talkbox.cli_support import calls as run
 
-    def show_event(data: dict[str, Any]) -> None:
-        if as_json:
-            emit_json(data)
-        else:
-            click.echo(render.event_line(data))
-        sys.stdout.flush()
-
-    shown = 0
-    try:
-        for data in _events(options, device):
-            show_event(data)
-            shown += 1
-            if (count is not None and shown >= count) or data.get("type") == until:
-                return
-    except KeyboardInterrupt:
-        return
-
-
-def _events(options: Options, device: str | None) -> Iterator[dict[str, Any]]:
-    import secrets
-
-    from talkbox.cli_support.backends import DirectBackend, ServerBackend
-
-    backend = options.backend()
-    if isinstance(backend, ServerBackend):
-        device = device or f"cli-watch-{secrets.token_hex(4)}"
-        for message in backend.client.stream(device):
-            if message.event in ("call", "presence"):
-                yield message.data
-        raise CliError("the server closed the event stream", "is it shutting down?")
-    assert isinstance(backend, DirectBackend)
-    yield from _polled_events(backend)
-
-
-def _polled_events(backend: Any) -> Iterator[dict[str, Any]]:
-    import queue
-
-    from talkbox import events as ev
-
-    found: queue.Queue[dict[str, Any]] = queue.Queue()
-
-    def receiver(sender: object, **kwargs: Any) -> None:
-        found.put(ev.to_dict(kwargs["event"]))
-
-    ev.event_published.connect(receiver)  # ``receiver`` lives as long as this generator
-    try:
-        while True:
-            backend.poll()
-            while not found.empty():
-                yield found.get()
-            time.sleep(2.0)
-    finally:
-        ev.event_published.disconnect(receiver)
+    run.watch(options.backend(), as_json, count, until, device)
 
 
 # -- server ------------------------------------------------------------------------------------
@@ -613,85 +370,15 @@ def serve(host: str, port: int, demo: bool) -> None:
       talkbox serve
       TALKBOX_SECRET_KEY=$(openssl rand -hex 32) talkbox serve --host 0.0.0.0 --port 8080
     """
-    import os
+    from talkbox.cli_support import admin
 
-    from talkbox.config import Settings
-    from talkbox.store import open_store
-    from talkbox.web.app import create_app, is_loopback
-    from talkbox.web.app import serve as run
-
-    settings = Settings.from_env()
-    if not is_loopback(host):
-        missing = []
-        if not os.environ.get("TALKBOX_SECRET_KEY"):
-            missing.append("TALKBOX_SECRET_KEY is not set")
-        store = open_store(settings.store)
-        try:
-            if not store.users():
-                missing.append(f"the store {settings.store} has no users")
-        finally:
-            store.close()
-        if missing:
-            raise cli_error(
-                f"refusing to serve on {host}: " + " and ".join(missing),
-                "add users with 'talkbox users add NAME' and set TALKBOX_SECRET_KEY "
-                "(e.g. openssl rand -hex 32), or serve on 127.0.0.1",
-                2,
-            )
-    app = create_app(settings)
-    if settings.provider == "twilio":
-        _mount_twilio_webhooks(app, settings)
-    softphone = _softphone()
-    if softphone is not None:
-        app.register_blueprint(softphone)
-    else:
-        click.echo(
-            "talkbox: API and event stream only; for the softphone page run "
-            "'python examples/web/app.py' in a talkbox checkout"
-        )
-    click.echo(f"talkbox: serving http://{host}:{port}/ (API under /api)")
-    click.echo(
-        "talkbox: log in with a user's name and password; API clients: "
-        "export TALKBOX_API_TOKEN=$(talkbox users token NAME)"
-    )
-    run(app, host, port, demo=demo)
-
-
-def _mount_twilio_webhooks(app: Any, settings: Any) -> None:
-    from talkbox.providers.twilio import TwilioProvider
-    from talkbox.web import twilio_blueprint
-    from talkbox.web.app import talkbox_of
-
-    tb = talkbox_of(app)
-    assert isinstance(tb.provider, TwilioProvider)
-    app.register_blueprint(twilio_blueprint(tb.switchboard, tb.provider, settings))
-
-
-def _softphone() -> Any:
-    try:
-        from examples.web.app import softphone
-    except ImportError:
-        return None
-    return softphone
+    admin.serve(host, port, demo)
 
 
 # -- users and credentials ---------------------------------------------------------------------
 @cli.group()
 def users() -> None:
     """Manage the users who may log in to the web API (kept in TALKBOX_STORE)."""
-
-
-@contextmanager
-def accounts() -> Iterator[Accounts]:
-    from talkbox.config import Settings
-    from talkbox.store import open_store
-    from talkbox.web.auth import Accounts
-
-    store = open_store(Settings.from_env().store)
-    try:
-        yield Accounts(store)
-    finally:
-        store.close()
 
 
 @users.command("add")
@@ -705,14 +392,9 @@ def users_add(name: str, password: str, replace: bool) -> None:
     Example:
       talkbox users add alice
     """
-    from talkbox.errors import Conflict
+    from talkbox.cli_support import admin
 
-    with accounts() as acc:
-        try:
-            acc.create_user(name, password, replace=replace)
-        except Conflict as exc:  # the name is taken: the input's fault, as for a usage error
-            raise cli_error(str(exc), "use --replace to set a new password", 2) from None
-    click.echo(f"user {name} saved")
+    admin.add_user(name, password, replace)
 
 
 @users.command("passwd")
@@ -725,15 +407,9 @@ def users_passwd(name: str, password: str) -> None:
     Example:
       talkbox users passwd alice
     """
-    with accounts() as acc:
-        if acc.store.get_user(name) is None:
-            _no_user(name)
-        acc.create_user(name, password, replace=True)
-    click.echo(f"password of {name} changed")
+    from talkbox.cli_support import admin
 
-
-def _no_user(name: str) -> NoReturn:
-    raise CliError(f"no user {name!r}", "list them with 'talkbox users list'")
+    admin.change_password(name, password)
 
 
 @users.command("list")
@@ -745,13 +421,9 @@ def users_list(as_json: bool) -> None:
     Example:
       talkbox users list --json | jq -r '.[].name'
     """
-    with accounts() as acc:
-        listed = acc.store.users()
-    if as_json:
-        emit_json([{"name": u.name, "created_at": u.created_at} for u in listed])
-        return
-    for user in listed:
-        click.echo(user.name)
+    from talkbox.cli_support import admin
+
+    admin.list_users(as_json)
 
 
 @users.command("remove")
@@ -763,10 +435,9 @@ def users_remove(name: str) -> None:
     Example:
       talkbox users remove alice
     """
-    with accounts() as acc:
-        if not acc.store.delete_user(name):
-            _no_user(name)
-    click.echo(f"user {name} removed")
+    from talkbox.cli_support import admin
+
+    admin.remove_user(name)
 
 
 @users.command("token")
@@ -779,11 +450,9 @@ def users_token(name: str, label: str) -> None:
     Example:
       export TALKBOX_API_TOKEN=$(talkbox users token alice)
     """
-    with accounts() as acc:
-        if acc.store.get_user(name) is None:
-            _no_user(name)
-        _token, secret = acc.issue_token(name, label)
-    click.echo(secret)
+    from talkbox.cli_support import admin
+
+    admin.issue_token(name, label)
 
 
 @cli.command()
@@ -799,30 +468,9 @@ def token(identity: str, ttl: int | None, as_json: bool) -> None:
       talkbox token alice
       talkbox token alice --ttl 600 --json | jq -r .expires_at
     """
-    from talkbox.config import Settings
-    from talkbox.errors import ConfigError
-    from talkbox.providers import load
+    from talkbox.cli_support import admin
 
-    settings = Settings.from_env()
-    provider_type = load(settings.provider)
-    factory = getattr(provider_type, "from_settings", None)
-    if factory is None:
-        raise ConfigError(
-            f"the {settings.provider} provider signs no browser credentials: "
-            "browsers log in to the server with a user name and password"
-        )
-    creds = factory(settings).credentials(identity, ttl)
-    if as_json:
-        emit_json(
-            {
-                "provider": creds.provider,
-                "identity": creds.identity,
-                "token": creds.token,
-                "expires_at": creds.expires_at,
-            }
-        )
-        return
-    click.echo(creds.token)
+    admin.browser_token(identity, ttl, as_json)
 
 
 @cli.command()
@@ -834,6 +482,7 @@ def providers(as_json: bool) -> None:
     Example:
       talkbox providers
     """
+    from talkbox.cli_support.calls import emit_json
     from talkbox.providers import available
 
     names = available()
@@ -856,16 +505,9 @@ def doctor(options: Options, as_json: bool) -> None:
     Example:
       talkbox doctor
     """
-    from talkbox.cli_support.doctor import run_checks
+    from talkbox.cli_support import admin
 
-    checks = run_checks(options.server, options.api_token, options.timeout)
-    if as_json:
-        emit_json([c.as_dict() for c in checks])
-    else:
-        for check in checks:
-            click.echo(check.line())
-    if any(c.level == "FAIL" for c in checks):
-        sys.exit(1)
+    admin.doctor(options.server, options.api_token, options.timeout, as_json)
 
 
 def main() -> None:

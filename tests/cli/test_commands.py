@@ -188,8 +188,21 @@ def test_serve_runs_the_app(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     public = env | {"TALKBOX_SECRET_KEY": "k" * 32}
     run(public, "users", "add", "alice", "--password", PASSWORD)
     assert run(public, "serve", "--host", "0.0.0.0").exit_code == 0
-    app.extensions["talkbox"].close()
+    assert calls[-1][1:] == ("0.0.0.0", 8000, True)
     calls[-1][0].extensions["talkbox"].close()
+
+
+def test_serve_mounts_the_twilio_webhooks(
+    twilio_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps: list[Any] = []
+    monkeypatch.setattr("talkbox.web.app.serve", lambda app, *args, **kw: apps.append(app))
+    result = run(twilio_env, "serve")
+    assert result.exit_code == 0, result.output
+    (app,) = apps
+    routes = {rule.rule for rule in app.url_map.iter_rules()}
+    assert {"/twilio/voice", "/twilio/call-status", "/api/calls"} <= routes
+    app.extensions["talkbox"].close()
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -211,6 +224,13 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     if not isinstance(command, click.Group):
         assert "Example" in result.output, path
         assert f"talkbox {' '.join(path)}" in result.output or path == ("users", "token")
+
+
+def test_version() -> None:
+    from talkbox import __version__
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"talkbox, version {__version__}\n")
 
 
 def test_usage_errors_exit_2() -> None:

@@ -79,7 +79,7 @@ def test_dial_places_the_caller_with_inline_twiml_then_the_callee(
 ) -> None:
     result = run(env, "dial", "alice", CALLEE, "--interval", "0.01")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"calling {CALLEE} from client:alice: call call_")
+    assert result.output.startswith(f"calling {CALLEE} from alice: call call_")
 
     (create,) = twilio.requests("POST", r"/Calls\.json")
     assert create.one("To") == "client:alice"

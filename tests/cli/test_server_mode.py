@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from tests.cli.conftest import Device, LiveServer, legs, live_room, wait_for
 
 
@@ -231,3 +233,36 @@ def test_server_down_is_exit_1_with_a_hint(server: LiveServer) -> None:
     )
     bad_url = server.invoke("alice", "calls", env={"TALKBOX_SERVER": "ftp://x"})
     assert bad_url.exit_code == 2
+
+
+def test_ctrl_c_during_wait_offers_to_hang_up(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Device(server, "alice", answer=False).online()
+    Device(server, "bob", answer=False).online()
+
+    monkeypatch.setattr("talkbox.cli_support.calls.time.sleep", _raise_interrupt)
+    result = server.invoke("alice", "dial", "alice", "bob", "--wait", input="y\n")
+
+    assert result.exit_code == 130
+    assert "hang up call_" in result.output
+    assert "hang-up requested for call_" in result.output
+    wait_for(lambda: server.client("alice").get("/calls")["calls"] == [])
+    (ended,) = server.client("alice").get("/history")["calls"]
+    assert ended["reason"] == "canceled"
+
+
+def test_ctrl_c_declined_leaves_the_call(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Device(server, "alice", answer=False).online()
+    Device(server, "bob", answer=False).online()
+    monkeypatch.setattr("talkbox.cli_support.calls.time.sleep", _raise_interrupt)
+    result = server.invoke("alice", "dial", "alice", "bob", "--wait", input="n\n")
+    assert result.exit_code == 130
+    assert "hang-up requested" not in result.output
+    assert len(server.client("alice").get("/calls")["calls"]) == 1
+
+
+def _raise_interrupt(seconds: float) -> None:
+    raise KeyboardInterrupt

@@ -32,6 +32,34 @@ class BadUsage(TalkboxError):
         self.hint = hint
 
 
+def open_backend(server: str | None, api_token: str | None, timeout: float) -> Backend:
+    """A server when one is named; else Twilio directly when its credentials are set; else
+    the default local server."""
+    from talkbox.client import DEFAULT_SERVER, ServerClient
+
+    if not server:
+        from talkbox.config import Settings
+
+        settings = Settings.from_env()
+        if settings.twilio is not None:
+            from talkbox.cli_support.direct import direct_switchboard
+
+            return DirectBackend(direct_switchboard(settings))
+    try:
+        client = ServerClient(server or DEFAULT_SERVER, api_token, timeout)
+    except ValueError as exc:
+        raise BadUsage(str(exc), "e.g. --server http://127.0.0.1:8000") from None
+    return ServerBackend(client)
+
+
+def client_if_name(text: str) -> str:
+    """A bare user name means that user's browser client (the server's API does the same)."""
+    text = text.strip()
+    if text and ":" not in text and not any(ch.isdigit() for ch in text[:1] + text[-1:]):
+        return f"client:{text}"
+    return text
+
+
 class Backend(Protocol):
     """What the commands need; ids are talkbox's (``call_...`` legs, ``conf_...`` rooms)."""
 
@@ -132,7 +160,7 @@ class DirectBackend:
         return room_view(conf, str(conf.owner))
 
     def dial(self, from_: str, to: str) -> Room:
-        return self._view(self.board.dial(from_, to).id)
+        return self._view(self.board.dial(client_if_name(from_), client_if_name(to)).id)
 
     def show(self, ident: str) -> Room:
         if ident.startswith("conf_"):
@@ -158,7 +186,7 @@ class DirectBackend:
         return call_id
 
     def add(self, room_id: str, to: str) -> Room:
-        call = self.board.add_participant(room_id, to)
+        call = self.board.add_participant(room_id, client_if_name(to))
         room = self._view(room_id)
         room["added_call_id"] = call.id
         return room
@@ -176,7 +204,7 @@ class DirectBackend:
         self.board.end_conference(room_id)
 
     def transfer(self, call_id: str, to: str, warm: bool) -> Room:
-        leg = self.board.transfer(call_id, to, warm=warm)
+        leg = self.board.transfer(call_id, client_if_name(to), warm=warm)
         room = self._view(leg.conference_id)
         room["target_call_id"] = leg.id
         return room
