@@ -63,7 +63,9 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 pass_options = click.make_pass_decorator(Options)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, envvar="TALKBOX_JSON", help="Print JSON for scripts."
+)
 
 COMPLETION = """\b
 Shell completion (bash; zsh and fish alike with zsh_source / fish_source):
@@ -110,7 +112,8 @@ def cli(ctx: click.Context, server: str | None, api_token: str | None, timeout: 
     """Browser telephony: calls and conferences over Twilio or the embedded local provider.
 
     Every option can also be set in the environment: TALKBOX_<OPTION> for the options above
-    (TALKBOX_SERVER, TALKBOX_API_TOKEN), TALKBOX_<COMMAND>_<OPTION> for a command's.
+    (TALKBOX_SERVER, TALKBOX_API_TOKEN), TALKBOX_<COMMAND>_<OPTION> for a command's,
+    TALKBOX_JSON=1 for --json everywhere.
 
     \b
     Examples:

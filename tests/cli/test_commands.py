@@ -226,6 +226,17 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
         assert f"talkbox {' '.join(path)}" in result.output or path == ("users", "token")
 
 
+def test_every_option_has_an_environment_variable(env: dict[str, Any]) -> None:
+    """``auto_envvar_prefix``: TALKBOX_<COMMAND>_<OPTION>, e.g. a password for scripts."""
+    added = run(env | {"TALKBOX_USERS_ADD_PASSWORD": PASSWORD}, "users", "add", "alice")
+    assert (added.exit_code, added.output) == (0, "user alice saved\n")
+    listed = run(env | {"TALKBOX_JSON": "1"}, "users", "list")
+    assert listed.output.startswith('[{"name":"alice"')
+    bad = run(env | {"TALKBOX_CALLS_LIMIT": "0"}, "calls", "--all")
+    assert bad.exit_code == 2
+    assert "Invalid value for '--limit'" in bad.output
+
+
 def test_version() -> None:
     from talkbox import __version__
 
