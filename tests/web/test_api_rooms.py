@@ -45,6 +45,10 @@ def test_add_mute_hold_remove_and_end(alice: User, bob: User, carol: User, tb: T
     assert alice.post(f"{base}/{carol_call}/remove").status_code == 202
     alice.settle(tb)
     assert room(alice, conf_id)["client:carol"]["status"] == "completed"
+    # Out of the room, carol may still read it but no longer manage it.
+    assert room(carol, conf_id)["client:bob"]["muted"] is True
+    assert carol.post(f"{base}/{bob_call}/mute", {"muted": False}).status_code == 403
+    assert carol.post(f"/api/rooms/{conf_id}/end").status_code == 403
 
     assert alice.post(f"/api/rooms/{conf_id}/end").status_code == 202
     alice.settle(tb)

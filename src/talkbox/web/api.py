@@ -323,12 +323,18 @@ def history() -> Response:
 
 
 # -- rooms (conference control for API clients such as the CLI) ------------------------------
-def party_room(conference_id: str) -> Conference:
-    """A room the user is a party of: any party may manage it (add, mute, hold, remove, end),
-    as on a conference bridge; 404 when unknown, 403 when not theirs."""
+def party_room(conference_id: str, *, live: bool = True) -> Conference:
+    """A room the user is in: any party with a live leg may manage it (add, mute, hold,
+    remove, end), as on a conference bridge; any party, live or not, may read it. 404 when
+    unknown, 403 when not theirs; a party commanding an ended room gets the switchboard's 409."""
     conf = tb().switchboard.get(conference_id)
-    if me().endpoint not in {str(e) for e in conf.parties}:
-        raise Forbidden(f"conference {conference_id} is not one of yours")
+    who = me().endpoint
+    if live and any(c.is_live for c in conf.calls):
+        allowed = any(str(c.endpoint) == who and c.is_live for c in conf.calls)
+    else:
+        allowed = who in {str(e) for e in conf.parties}
+    if not allowed:
+        raise Forbidden(f"you have no {'live call' if live else 'call'} in {conference_id}")
     return conf
 
 
@@ -341,7 +347,7 @@ def room_leg(conference_id: str, call_id: str) -> str:
 
 @api.get("/rooms/<conference_id>")
 def show_room(conference_id: str) -> Response:
-    return jsonify(room_view(party_room(conference_id), me().endpoint))
+    return jsonify(room_view(party_room(conference_id, live=False), me().endpoint))
 
 
 @api.post("/rooms/<conference_id>/participants")
