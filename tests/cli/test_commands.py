@@ -192,6 +192,20 @@ def test_serve_runs_the_app(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     calls[-1][0].extensions["talkbox"].close()
 
 
+def test_serve_mounts_the_softphone_from_a_checkout(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps: list[Any] = []
+    monkeypatch.setattr("talkbox.web.app.serve", lambda app, *args, **kw: apps.append(app))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # the checkout
+    result = run(env, "serve")
+    assert result.exit_code == 0, result.output
+    assert "API and event stream only" not in result.output
+    (app,) = apps
+    assert "softphone.index" in app.view_functions
+    app.extensions["talkbox"].close()
+
+
 def test_serve_mounts_the_twilio_webhooks(
     twilio_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
