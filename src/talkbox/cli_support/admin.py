@@ -68,6 +68,9 @@ def refuse_public_without_users_and_secret(host: str, store_url: str) -> None:
 
 
 def mount_twilio_webhooks(app: Any, settings: Settings) -> None:
+    """Twilio's webhooks beside the API, unless the app factory mounted them already."""
+    if "talkbox_twilio" in app.blueprints:
+        return
     from talkbox.providers.twilio import TwilioProvider
     from talkbox.web import twilio_blueprint
     from talkbox.web.app import talkbox_of
