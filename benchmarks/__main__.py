@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-from benchmarks import core
+from benchmarks import core, serving
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     figures = []
-    for bench in (core.bench_apply, core.bench_memory, core.bench_cli):
+    benches = [core.bench_apply, core.bench_memory, core.bench_cli]
+    benches += [serving.bench_webhooks, serving.bench_stream_latency]
+    for bench in benches:
         figures += bench(args.smoke)
     print(f"{'measure':58} {'value':>14} {'baseline':>24} {'ratio':>9}  goal")
     for f in figures:

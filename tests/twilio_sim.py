@@ -88,6 +88,21 @@ def too_many_requests() -> tuple[int, dict[str, Any]]:
     return 429, error_body(429, 20429, "Too Many Requests")
 
 
+def server_error(status: int = 500) -> tuple[int, dict[str, Any]]:
+    """Twilio's own failure (500 Internal Server Error, 503 Service Unavailable ...)."""
+    return status, error_body(status, 20000 + status, f"HTTP {status} from Twilio")
+
+
+def raising(exc: Exception) -> Callable[[], Reply]:
+    """A reply that never comes: the HTTP layer raises ``exc`` (a timeout, a dropped
+    connection) instead of returning a response."""
+
+    def reply() -> Reply:
+        raise exc
+
+    return reply
+
+
 @dataclass
 class Sent:
     """One request our code sent to the fake API."""

@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from werkzeug.serving import make_server
 
 from talkbox.config import Settings
 from talkbox.providers.local import LocalProvider
-from talkbox.store import MemoryStore
+from talkbox.store import MemoryStore, SQLiteStore
 from talkbox.web import talkbox_of
 
 CHROMIUM = os.environ.get("TALKBOX_CHROMIUM", "/usr/bin/chromium")
@@ -37,6 +38,7 @@ FLAGS = [
     "--disable-sync",
 ]
 RING_TIMEOUT = 4.0
+GRACE = 2.0
 PASSWORD = "e2e-password"
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -60,12 +62,27 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+class RecordingProvider(LocalProvider):
+    """Records the ICE candidates pages send, before the server's own loopback filter."""
+
+    candidates: ClassVar[list[str]] = []
+
+    def relay(self, identity: str, device_id: str, message: Mapping[str, Any]) -> None:
+        candidate = message.get("candidate")
+        if isinstance(candidate, Mapping) and candidate.get("candidate"):
+            self.candidates.append(str(candidate["candidate"]))
+        super().relay(identity, device_id, message)
+
+
 @pytest.fixture
-def server() -> Iterator[str]:
-    provider = LocalProvider(ring_timeout=RING_TIMEOUT, grace=2.0, loopback_only=True)
+def server(tmp_path: Path) -> Iterator[str]:
+    RecordingProvider.candidates.clear()
+    provider = RecordingProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
+    # TALKBOX_E2E_STORE=sqlite runs the browser tests on the quick start's store.
+    sqlite = os.environ.get("TALKBOX_E2E_STORE") == "sqlite"
     app = build_app(
         Settings(store="memory"),
-        store=MemoryStore(),
+        store=SQLiteStore(tmp_path / "e2e.db") if sqlite else MemoryStore(),
         provider=provider,
         SECRET_KEY="e2e",
         TALKBOX_KEEPALIVE=1.0,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e.conftest import RING_TIMEOUT, Phone, online, wait_for
+from talkbox.providers.local import is_loopback_candidate
+from tests.e2e.conftest import GRACE, RING_TIMEOUT, Phone, RecordingProvider, online, wait_for
 
 Phones = Callable[..., Phone]
 
@@ -45,6 +46,9 @@ def test_alice_calls_bob_and_both_hear_each_other(phone: Phones) -> None:
     assert_audio_flows(bob)
     alice.wait_text("#call-status", "Connected")
     bob.wait_text("#call-peer", "alice")
+    # The pages themselves signal loopback candidates only (the server would drop others).
+    assert RecordingProvider.candidates
+    assert all(is_loopback_candidate(c) for c in RecordingProvider.candidates)
 
 
 def test_bob_rejects(phone: Phones) -> None:
@@ -181,3 +185,38 @@ def test_a_duplicated_tab_gets_its_own_device(phone: Phones) -> None:
     bob.wait_visible("#incoming")
     copy.wait_visible("#incoming")
     assert "another tab" not in bob.text("#message")
+
+
+def test_closing_the_tab_ends_the_call(phone: Phones) -> None:
+    alice, bob, _ = answered(phone)
+    bob.page.close()
+    alice.wait_hidden("#call", timeout=GRACE + 4)
+    alice.wait_text("#message", "Call ended.")
+
+
+UNNAMED_CONTROLS = """
+() => [...document.querySelectorAll("button, input")]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => {
+    if (el.tagName === "BUTTON") return !(el.getAttribute("aria-label") || el.innerText.trim());
+    return !(el.labels && el.labels.length) && !el.getAttribute("aria-label");
+  })
+  .map((el) => el.outerHTML)
+"""
+
+
+def test_keyboard_only_call_with_labelled_controls(phone: Phones) -> None:
+    alice, bob = phone("alice"), phone("bob")
+    online(alice, "bob")
+    assert alice.page.evaluate(UNNAMED_CONTROLS) == []
+    alice.page.focus("#dial-to")
+    alice.page.keyboard.type("bob")
+    alice.page.keyboard.press("Enter")
+    bob.wait_visible("#incoming")
+    assert bob.page.evaluate("document.activeElement.id") == "accept"  # focus moved to Accept
+    assert bob.page.evaluate(UNNAMED_CONTROLS) == []
+    bob.page.keyboard.press("Enter")
+    alice.wait_connected()
+    assert alice.page.evaluate("document.activeElement.id") == "hangup"
+    alice.page.keyboard.press("Enter")
+    bob.wait_hidden("#call")

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-import requests
 
 from talkbox.errors import ProviderError
 from talkbox.model import Call, CallStatus, Conference, ConferenceStatus, Endpoint, EndReason, Role
@@ -264,54 +263,6 @@ def test_429_on_create_is_retried_because_twilio_did_not_process_it(
     assert adapter.place_call(room(alice), alice) == call_sid(1)
     assert [s.path for s in twilio.sent] == ["/Calls.json", "/Calls.json"]
     assert sleeps == [0.5]
-
-
-@pytest.mark.parametrize("path", ["/Calls.json", f"/Conferences/{CONF}/Participants.json"])
-def test_500_on_create_is_not_repeated(
-    twilio: FakeTwilio, adapter: TwilioProvider, sleeps: list[float], path: str
-) -> None:
-    twilio.fail("POST", path, (500, error_body(500, 20500, "Internal Server Error")))
-    alice, bob = leg(ALICE, "client:alice", CallStatus.IN_PROGRESS), leg(BOB, "client:bob")
-    create = adapter.place_call if path == "/Calls.json" else adapter.add_participant
-    with pytest.raises(ProviderError) as caught:
-        create(room(alice, bob), alice if path == "/Calls.json" else bob)
-    assert (caught.value.status, caught.value.code) == (500, 20500)
-    assert len(twilio.sent) == 1
-    assert sleeps == []
-
-
-def _raise(exc: Exception) -> object:
-    def reply() -> object:
-        raise exc
-
-    return reply
-
-
-def test_a_connection_error_on_create_is_not_repeated(
-    twilio: FakeTwilio, adapter: TwilioProvider
-) -> None:
-    twilio.fail("POST", "/Calls.json", _raise(requests.ConnectionError("reset by peer")))  # type: ignore[arg-type]
-    alice = leg(ALICE, "client:alice")
-    with pytest.raises(ProviderError, match="could not connect to Twilio") as caught:
-        adapter.place_call(room(alice), alice)
-    assert caught.value.status is None
-    assert len(twilio.sent) == 1
-
-
-def test_a_connection_error_on_an_update_is_retried(
-    twilio: FakeTwilio, adapter: TwilioProvider, sleeps: list[float]
-) -> None:
-    twilio.fail("POST", r"/Calls/CA\w+\.json", _raise(requests.ConnectionError("refused")))  # type: ignore[arg-type]
-    adapter.hangup(leg(BOB, "client:bob", CallStatus.RINGING, provider_id=call_sid(2)))
-    assert len(twilio.sent) == 2
-    assert sleeps == [0.5]
-
-
-def test_a_timeout_raises_provider_error(twilio: FakeTwilio, adapter: TwilioProvider) -> None:
-    twilio.fail("POST", "/Calls.json", _raise(requests.ReadTimeout("read timed out")))  # type: ignore[arg-type]
-    alice = leg(ALICE, "client:alice")
-    with pytest.raises(ProviderError, match="timed out waiting for an answer from Twilio"):
-        adapter.place_call(room(alice), alice)
 
 
 def test_the_http_client_has_a_timeout(adapter: TwilioProvider) -> None:

@@ -33,6 +33,8 @@ def test_users_and_tokens(store: Store) -> None:
     assert store.get_user("nobody") is None
     token = ApiToken("tok_1", "bob", "d" * 64, "cli", 3.0)
     store.save_token(token)
+    store.save_user(User("bob", "h4", 1.0))  # a password reset keeps the user's tokens
+    assert store.tokens("bob") == [token]
     assert store.token_by_digest("d" * 64) == token
     assert store.tokens("bob") == [token]
     assert not store.delete_token("alice", "tok_1")  # not hers

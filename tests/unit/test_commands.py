@@ -10,7 +10,7 @@ from talkbox.errors import Conflict, InvalidEndpoint, NotFound, ProviderError
 from talkbox.model import CallStatus, Conference, ConferenceStatus
 from talkbox.providers.base import ParticipantChange
 from talkbox.switchboard import Switchboard
-from tests.fakes import Clock, FakeProvider, Phone, Recorder
+from tests.fakes import Clock, FakeProvider, Phone, Recorder, invalid_number
 
 IN = CallStatus.IN_PROGRESS
 
@@ -227,6 +227,76 @@ def test_warm_transfer_completed_and_canceled(
     with pytest.raises(Conflict, match="no transfer under way"):
         board.complete_transfer(conf.id)
     assert alice_id == board.get(conf.id).caller.id
+
+
+@pytest.mark.parametrize("gone", ["transferor", "target"])
+def test_a_warm_transfer_ends_on_its_own_when_one_side_of_it_goes(
+    board: Switchboard, provider: FakeProvider, clock: Clock, recorder: Recorder, gone: str
+) -> None:
+    """Alice, held, must not stay on hold once bob (transferor) hangs up or carol (target)
+    does not answer: nobody is left to complete or cancel the transfer."""
+    conf, alice, bob = connected_call(board, clock)
+    target = board.transfer(conf.calls[1].id, "client:carol", warm=True)
+    board.apply(alice.member(ParticipantChange.HELD, clock.tick(), 3))
+    carol = Phone("CA0003", conf.id)
+    if gone == "transferor":
+        board.apply(carol.status(IN, clock.tick()))
+        board.apply(carol.member(ParticipantChange.JOINED, clock.tick(), 4))
+        board.apply(bob.member(ParticipantChange.LEFT, clock.tick(), 5))
+        expected: type[ev.Event] = ev.TransferCompleted
+    else:
+        board.apply(carol.status(CallStatus.NO_ANSWER, clock.tick()))
+        expected = ev.TransferCanceled
+    assert provider.commands[-1] == ("unhold", "CA0001")
+    assert board.get(conf.id).transfer is None
+    (event,) = recorder.of(expected)
+    assert event.target_call_id == target.id  # type: ignore[attr-defined]
+    assert (
+        recorder.names().count("transfer-completed") + recorder.names().count("transfer-canceled")
+        == 1
+    )
+    with pytest.raises(Conflict, match="no transfer under way"):
+        board.complete_transfer(conf.id)
+
+
+def test_a_warm_transfer_to_a_refused_target_resumes_at_once(
+    board: Switchboard, provider: FakeProvider, clock: Clock, recorder: Recorder
+) -> None:
+    conf, _alice, _bob = connected_call(board, clock)
+    provider.refuse["+14155552673"] = invalid_number()
+    board.transfer(conf.calls[1].id, "+14155552673", warm=True)
+    assert provider.commands[-3:] == [
+        ("hold", "CA0001"),
+        ("add-refused", "+14155552673"),
+        ("unhold", "CA0001"),
+    ]
+    assert board.get(conf.id).transfer is None
+    assert recorder.names()[-2:] == ["transfer-started", "transfer-canceled"]
+
+
+def test_a_warm_transfer_that_cannot_start_leaves_nobody_on_hold(
+    board: Switchboard, provider: FakeProvider, clock: Clock
+) -> None:
+    conf, _alice, _bob = connected_call(board, clock)
+    with pytest.raises(Conflict, match="already in conference"):
+        board.transfer(conf.calls[1].id, "client:alice", warm=True)  # checked before holding
+    assert "hold" not in [c[0] for c in provider.commands]
+    board.add_participant(conf.id, "client:carol")  # CA0003, not answered: not held
+    board.apply(Phone("CA0003", conf.id).member(ParticipantChange.JOINED, clock.tick(), 3))
+    real_hold = provider.set_on_hold
+
+    def second_hold_fails(c: Conference, call: object, on_hold: bool) -> None:
+        if on_hold and any(cmd[0] == "hold" for cmd in provider.commands):
+            raise ProviderError("Service Unavailable", provider="fake", status=503)
+        real_hold(c, call, on_hold)  # type: ignore[arg-type]
+
+    provider.set_on_hold = second_hold_fails  # type: ignore[method-assign]
+    with pytest.raises(ProviderError, match="Service Unavailable"):
+        board.transfer(conf.calls[1].id, "client:dave", warm=True)
+    assert [c[0] for c in provider.commands][-2:] == ["hold", "unhold"]  # rolled back
+    now = board.get(conf.id)
+    assert now.transfer is None
+    assert "client:dave" not in [str(c.endpoint) for c in now.calls]
 
 
 def test_credentials_only_for_valid_identities(board: Switchboard) -> None:

@@ -210,3 +210,37 @@ def test_mounts_in_an_existing_app() -> None:
         assert host.test_client().get("/elsewhere").json is None
     finally:
         tb.close()
+
+
+def test_user_names_with_digits_are_users(app: Flask, alice: User, tb: Talkbox) -> None:
+    tb.accounts.create_user("bob2", "long-enough")
+    Device(tb, "bob2", "device-b2")
+    response = alice.post(
+        "/api/calls", {"to": "bob2", "device": Device(tb, "alice", "dev-a1xx").id}
+    )
+    assert response.status_code == 201
+    assert response.json["legs"][1]["endpoint"] == "client:bob2"  # type: ignore[index]
+
+
+def test_api_dial_when_the_caller_has_no_device_is_409(alice: User, tb: Talkbox) -> None:
+    Device(tb, "bob", "device-b1")
+    response = alice.post("/api/calls", {"to": "bob"})
+    assert response.status_code == 409
+    assert response.json == {"error": "offline", "message": "alice is offline"}
+
+
+def test_the_openapi_file_lists_every_route(app: Flask) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    spec = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    served = {
+        (method, "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/")))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("talkbox_api.")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    assert documented == served

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from talkbox.web import Talkbox
-from tests.web.conftest import Device, User
+from tests.web.conftest import PASSWORDS, Device, User
 
 ROUTES = [
     ("GET", "/api/me"),
@@ -27,6 +27,7 @@ ROUTES = [
     ("POST", "/api/tokens"),
     ("DELETE", "/api/tokens/tok_x"),
     ("POST", "/api/logout"),
+    ("POST", "/api/devices/device-x1/away"),
 ]
 
 
@@ -93,3 +94,25 @@ def test_alice_cannot_register_as_bob(alice: User, tb: Talkbox) -> None:
     assert tb.hub.devices("alice") == ["device-b1"]
     response.close()
     assert tb.hub.devices("alice") == []
+
+
+def test_a_stream_closed_before_it_started_unregisters(alice: User, tb: Talkbox) -> None:
+    response = alice.get("/api/stream?device=device-a1", buffered=False)
+    assert tb.hub.devices("alice") == ["device-a1"]
+    response.close()  # never iterated
+    assert tb.hub.devices("alice") == []
+
+
+def test_password_guessing_is_throttled(app: Flask, tb: Talkbox) -> None:
+    client = app.test_client()
+    for _ in range(tb.login_throttle.limit):
+        wrong = {"name": "bob", "password": "guess-guess"}
+        assert client.post("/api/login", json=wrong).status_code == 401
+    response = client.post("/api/login", json={"name": "bob", "password": PASSWORDS["bob"]})
+    assert response.status_code == 429
+    assert response.json["error"] == "too-many-attempts"  # type: ignore[index]
+    tb.login_throttle.window = 0.0  # the window passes
+    assert (
+        client.post("/api/login", json={"name": "bob", "password": PASSWORDS["bob"]}).status_code
+        == 200
+    )

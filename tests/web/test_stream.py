@@ -95,3 +95,26 @@ def test_a_user_may_hold_only_so_many_streams(alice: User, tb: Talkbox) -> None:
     response = alice.get("/api/stream?device=device-extra")
     assert response.status_code == 409
     assert tb.hub.open("alice", "device-0000")  # a known device may always come back
+
+
+def test_events_of_another_switchboard_are_not_carried(alice: User, tb: Talkbox) -> None:
+    from talkbox.store import MemoryStore
+    from talkbox.switchboard import Switchboard
+    from tests.fakes import FakeProvider
+
+    a1 = Device(tb, "alice", "device-a1")
+    other = Switchboard(MemoryStore(), FakeProvider(), run_effect=lambda work: work())
+    other.dial("client:alice", "client:bob")
+    assert a1.events() == []
+
+
+def test_a_page_leaving_ends_only_its_own_stream(alice: User, tb: Talkbox) -> None:
+    response = alice.get("/api/stream?device=device-a1", buffered=False)
+    hello = read_until(chunks(response), '"type":"hello"')
+    token = hello.split('"stream":"')[1].split('"')[0]
+    wrong = alice.post("/api/devices/device-a1/away", {"stream": "not-this-one"})
+    assert wrong.status_code == 204
+    assert tb.hub.devices("alice") == ["device-a1"]
+    assert alice.post("/api/devices/device-a1/away", {"stream": token}).status_code == 204
+    assert tb.hub.devices("alice") == []
+    assert alice.post("/api/devices/device-a1/away", {}).status_code == 400

@@ -401,36 +401,6 @@ def test_no_answer_tells_the_caller_then_hangs_up() -> None:
     assert "nobody answered" in rest(world)[-1][2]["Twiml"][0]
 
 
-def test_mute_and_hold_through_twilio_and_back() -> None:
-    def flow(world: World) -> Phases:
-        room, alice, bob = browser_calls(world, "client:bob")
-        yield joins(world, room, alice)
-        yield answers(world, room, bob)
-        bob_id = world.board.get(world.conf_id).calls[1].id
-        world.board.mute(bob_id)
-        world.board.hold(bob_id)
-        yield [
-            room.event("participant-mute", world.t(), bob, Muted="true"),
-            room.event("participant-hold", world.t(), bob, Muted="true", Hold="true"),
-        ]
-        participant = world.board.get(world.conf_id).participant(bob_id)
-        assert (participant.muted, participant.on_hold) == (True, True)
-        yield [
-            *hangs_up(world, room, alice, 5),
-            *hangs_up(world, room, bob, 5),
-            room_ends(world, room),
-        ]
-
-    world = run(flow)
-    cf = conference_sid(world.conf_id)
-    path = f"/Conferences/{cf}/Participants/{call_sid(1)}.json"
-    assert ("POST", path, {"Muted": ["true"]}) in rest(world)
-    assert ("POST", path, {"Hold": ["true"]}) in rest(world)
-    names = [e.name for e in world.recorder.events]
-    assert "participant-muted" in names
-    assert "participant-held" in names
-
-
 def test_a_refused_command_is_published_and_changes_nothing() -> None:
     def flow(world: World) -> Phases:
         room, alice, bob = browser_calls(world, "client:bob")

@@ -126,6 +126,8 @@ def test_public_url_with_a_port_is_accepted(world: World) -> None:
         ({"SequenceNumber": "-1"}, "malformed SequenceNumber: '-1'"),
         ({"Timestamp": "yesterday"}, "malformed Timestamp: 'yesterday'"),
         ({"CallDuration": "long"}, "malformed CallDuration: 'long'"),
+        ({"SequenceNumber": "²"}, "malformed SequenceNumber: '²'"),
+        ({"CallDuration": "³"}, "malformed CallDuration: '³'"),
     ],
 )
 def test_malformed_call_status_is_400_with_a_reason(

@@ -16,10 +16,11 @@ const state = {
   invites: new Map(), // leg id -> invite: calls ringing on this device
   heldLeg: null, // the leg whose media this device carries
   failures: new Map(), // conference id -> command-failed event
-  rang: new Set(), // conference ids of calls that rang on this device
+  known: new Set(), // conference ids this page showed or rang for: their end is explained
   connectedSince: null,
   clockSkew: 0, // our clock minus the server's, in seconds
   source: null,
+  streamToken: null, // names our event stream, for the unload notice
 };
 window.talkbox = { state, ringtone };
 
@@ -155,8 +156,8 @@ function onCallEvent(event) {
   if (event.type === "command-failed") state.failures.set(event.conference_id, event);
   if (event.type === "conference-ended") {
     const shown = state.room && state.room.conference_id === event.conference_id;
-    if (shown || state.rang.has(event.conference_id)) ended(event);
-    state.rang.delete(event.conference_id);
+    if (shown || state.known.has(event.conference_id)) ended(event);
+    state.known.delete(event.conference_id);
     for (const [leg, invite] of state.invites) {
       if (invite.conference_id === event.conference_id) state.invites.delete(leg);
     }
@@ -197,9 +198,12 @@ function ended(event) {
 
 async function onSignal(message) {
   switch (message.type) {
+    case "hello":
+      state.streamToken = message.stream;
+      break;
     case "invite":
       state.invites.set(message.leg, message);
-      state.rang.add(message.conference_id);
+      state.known.add(message.conference_id);
       api.post(`/calls/${message.call_id}/ringing`, { device }).catch(() => {});
       render();
       $("accept").focus();
@@ -274,6 +278,7 @@ async function dial(to) {
     state.heldLeg = view.leg;
     media.myLeg = view.leg;
     state.room = view;
+    state.known.add(view.conference_id);
     render();
     $("hangup").focus();
   } catch (err) {
@@ -355,6 +360,7 @@ async function refreshCalls() {
     state.heldLeg = null;
   }
   state.room = room;
+  if (room) state.known.add(room.conference_id);
   render();
 }
 
@@ -451,6 +457,18 @@ function tick() {
     $("timer").textContent = formatDuration(serverNow - state.connectedSince);
   }
 }
+
+// Closing the tab ends its calls after the server's grace period; a reload is back before that.
+window.addEventListener("pagehide", () => {
+  if (!state.streamToken || !api.csrf) return;
+  fetch(`/api/devices/${encodeURIComponent(device)}/away`, {
+    method: "POST",
+    keepalive: true,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": api.csrf },
+    body: JSON.stringify({ stream: state.streamToken }),
+  });
+});
 
 setInterval(tick, 1000);
 start();

@@ -42,6 +42,11 @@ class RedisBridge:
         self._subscribed.wait(timeout=10)
         return self
 
+    @property
+    def running(self) -> bool:
+        """Whether the listening thread is alive (readiness checks report it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis
@@ -40,6 +38,7 @@ from talkbox.store.base import (
     is_history,
     parties_of,
 )
+from talkbox.store.cache import LRU
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
 _COMMIT = """
@@ -93,36 +92,6 @@ return result
 """
 
 DEFAULT_ENDED_TTL = 24 * 3600
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small thread-safe least-recently-used map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def pop(self, key: K) -> None:
-        with self._lock:
-            self._data.pop(key, None)
 
 
 def _strs(values: Any) -> list[str]:

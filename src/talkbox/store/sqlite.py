@@ -18,6 +18,7 @@ from talkbox import events as ev
 from talkbox.errors import Conflict, NotFound
 from talkbox.model import Conference, ConferenceStatus
 from talkbox.store.base import ApiToken, Change, LoggedEvent, Store, User, parties_of
+from talkbox.store.cache import LRU
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
 SCHEMA_VERSION = 2
@@ -68,6 +69,7 @@ class SQLiteStore(Store):
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._lookups: LRU[str, str] = LRU(100_000)  # immutable once written: safe to cache
         self._db = sqlite3.connect(
             str(path), timeout=30.0, isolation_level=None, check_same_thread=False
         )
@@ -99,7 +101,12 @@ class SQLiteStore(Store):
                 self._db.execute("COMMIT")
 
     def _write(
-        self, db: sqlite3.Connection, conf: Conference, events: Sequence[ev.Event], insert: bool
+        self,
+        db: sqlite3.Connection,
+        conf: Conference,
+        events: Sequence[ev.Event],
+        insert: bool,
+        previous: Conference | None = None,
     ) -> list[LoggedEvent]:
         if insert:
             try:
@@ -114,9 +121,12 @@ class SQLiteStore(Store):
                 "UPDATE conferences SET status=?, data=? WHERE id=?",
                 (conf.status.value, dumps(conf), conf.id),
             )
+        # Lookup keys never change once written: insert only the ones this change adds.
+        known = set(lookup_keys(previous)) if previous is not None else set()
+        new_keys = [key for key in lookup_keys(conf) if key not in known]
         db.executemany(
             "INSERT OR REPLACE INTO lookup(key, conference_id) VALUES (?,?)",
-            [(key, conf.id) for key in lookup_keys(conf)],
+            [(key, conf.id) for key in new_keys],
         )
         parties = parties_of(conf)
         column = _party_column(parties)
@@ -143,7 +153,7 @@ class SQLiteStore(Store):
             if result is None:
                 return current, []
             new, events = result
-            return new, self._write(db, new, events, insert=False)
+            return new, self._write(db, new, events, insert=False, previous=current)
 
     def _get(self, db: sqlite3.Connection, conference_id: str) -> Conference:
         row = db.execute("SELECT data FROM conferences WHERE id=?", (conference_id,)).fetchone()
@@ -162,13 +172,17 @@ class SQLiteStore(Store):
         provider_call_id: str | None = None,
         provider_conference_id: str | None = None,
     ) -> str | None:
-        with self._lock:
-            for key in lookup_key(call_id, provider_call_id, provider_conference_id):
+        for key in lookup_key(call_id, provider_call_id, provider_conference_id):
+            known = self._lookups.get(key)
+            if known is not None:
+                return known
+            with self._lock:
                 row = self._db.execute(
                     "SELECT conference_id FROM lookup WHERE key=?", (key,)
                 ).fetchone()
-                if row:
-                    return str(row[0])
+            if row:
+                self._lookups.put(key, str(row[0]))
+                return str(row[0])
         return None
 
     def live(self) -> list[Conference]:
@@ -223,8 +237,12 @@ class SQLiteStore(Store):
     # -- users and API tokens ----------------------------------------------------------------
     def save_user(self, user: User) -> None:
         with self._transaction() as db:
+            # An upsert, not INSERT OR REPLACE: a replace deletes the row first, which would
+            # cascade to the user's tokens were foreign keys ever switched on.
             db.execute(
-                "INSERT OR REPLACE INTO users(name, password_hash, created_at) VALUES (?,?,?)",
+                "INSERT INTO users(name, password_hash, created_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET password_hash=excluded.password_hash, "
+                "created_at=excluded.created_at",
                 (user.name, user.password_hash, user.created_at),
             )
 

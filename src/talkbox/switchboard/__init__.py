@@ -13,6 +13,7 @@ once and never waits on the provider's REST API.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -175,6 +176,9 @@ class Switchboard:
                 assert effect.reason is not None
                 self.provider.farewell(call, effect.reason)
                 return
+            if effect.kind is EffectKind.RESUME:
+                self.provider.set_on_hold(conf, call, False)
+                return
             if effect.kind is EffectKind.PLACE:
                 provider_id = self.provider.place_call(conf, call)
             else:
@@ -189,7 +193,7 @@ class Switchboard:
         self._placed(effect.conference_id, effect.call_id, provider_id)
 
     def _effect_failed(self, effect: Effect, exc: Exception) -> None:
-        if effect.kind in (EffectKind.HANGUP, EffectKind.FAREWELL):
+        if effect.kind in (EffectKind.HANGUP, EffectKind.FAREWELL, EffectKind.RESUME):
             self._record_failure(effect.conference_id, effect.kind.value, effect.call_id, exc)
             return
         self._change(
@@ -562,10 +566,21 @@ class Switchboard:
         rules.require_joined(conf, transferor)
         if conf.transfer is not None:
             raise Conflict(f"conference {conf.id} already has a transfer under way")
+        if any(c.endpoint == target and c.is_live for c in conf.calls):
+            raise Conflict(f"{target} is already in conference {conf.id}")
         held = [c for c in conf.connected() if c.id != call_id] if warm else []
-        for other in held:
-            self.hold(other.id)
-        leg = self.add_participant(conf.id, target)
+        done: list[Call] = []
+        try:
+            for other in held:
+                self.hold(other.id)
+                done.append(other)
+            leg = self.add_participant(conf.id, target)
+        except TalkboxError:
+            # Nobody is left on hold by a transfer that did not start.
+            for other in done:
+                with contextlib.suppress(ProviderError):  # published by _resume already
+                    self._resume(conf, other)
+            raise
 
         def started(b: Builder) -> None:
             if warm:
@@ -579,11 +594,20 @@ class Switchboard:
                 )
             )
             b.changed = True
+            if warm and not b.conf.call(leg.id).is_live:
+                # The provider refused the target before the transfer was recorded (effects
+                # may run inline): end it now rather than leave the others on hold.
+                b.transfer_party_gone(leg.id, b.now)
 
         self._change(conf.id, started)
         if not warm:
             self.hangup(call_id)
         return self.store.get(conf.id).call(leg.id)
+
+    def _resume(self, conf: Conference, call: Call) -> None:
+        """Take a party a transfer put on hold off hold, whether or not the provider has
+        reported the hold yet (``unhold`` would skip it then)."""
+        self._command(conf, call, "unhold", lambda: self.provider.set_on_hold(conf, call, False))
 
     def _finish_transfer(self, conference_id: str, complete: bool) -> None:
         conf = self.store.get(conference_id)
@@ -592,11 +616,16 @@ class Switchboard:
             raise Conflict(f"conference {conference_id} has no transfer under way")
         for held_id in transfer.held_call_ids:
             held = conf.call(held_id)
-            if held.is_live and conf.participant(held_id).on_hold:
-                self.unhold(held_id)
+            # Not ``unhold``: that skips a party the store does not show on hold yet, and the
+            # provider's hold report may still be on its way. The hold we asked for is real
+            # either way, and resuming twice is harmless.
+            if held.is_live and conf.participant(held_id).is_joined:
+                self._resume(conf, held)
         leaving = conf.call(transfer.by_call_id if complete else transfer.to_call_id)
 
         def finished(b: Builder) -> None:
+            if b.conf.transfer != transfer:
+                return  # it ended on its own meanwhile (see rules.Builder.transfer_party_gone)
             b.put_conf(transfer=None)
             event_type = ev.TransferCompleted if complete else ev.TransferCanceled
             b.emit(

@@ -52,6 +52,7 @@ class EffectKind(StrEnum):
     ADD = "add"  # provider.add_participant
     HANGUP = "hangup"  # provider.hangup
     FAREWELL = "farewell"  # provider.farewell: tell the one left why, then hang up
+    RESUME = "resume"  # provider.set_on_hold(False): a warm transfer ended without a command
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class Builder:
                 self.leave(participant, at)  # the room learns first, then the leg's end
             elif participant.state is ParticipantState.PENDING:
                 self.put_participant(replace(participant, state=ParticipantState.LEFT))
+                self.transfer_party_gone(new.id, at)
             self.emit(
                 ev.CallEnded(
                     **args,  # type: ignore[arg-type]
@@ -186,6 +188,23 @@ class Builder:
         self.put_participant(replace(participant, state=ParticipantState.LEFT, left_at=at))
         call = self.conf.call(participant.call_id)
         self.emit(ev.ParticipantLeft(**self.call_args(call, at)))  # type: ignore[arg-type]
+        self.transfer_party_gone(call.id, at)
+
+    def transfer_party_gone(self, call_id: str, at: float) -> None:
+        """A warm transfer ends on its own when one side of the consultation goes: the
+        transferor hanging up hands the room over (completed), the target hanging up or not
+        answering gives it back (canceled). Either way nobody is left on hold for ever."""
+        transfer = self.conf.transfer
+        if transfer is None or call_id not in (transfer.by_call_id, transfer.to_call_id):
+            return
+        self.put_conf(transfer=None)
+        event_type = ev.TransferCompleted if call_id == transfer.by_call_id else ev.TransferCanceled
+        by = self.conf.call(transfer.by_call_id)
+        self.emit(event_type(**self.call_args(by, at), target_call_id=transfer.to_call_id))  # type: ignore[arg-type]
+        for held_id in transfer.held_call_ids:
+            held = self.conf.call(held_id)
+            if held.is_live and self.conf.participant(held_id).is_joined:
+                self.effect(EffectKind.RESUME, held)
 
     def set_flags(self, participant: Participant, muted: bool, on_hold: bool, at: float) -> None:
         participant = self.conf.participant(participant.call_id)

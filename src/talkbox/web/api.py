@@ -31,6 +31,7 @@ from talkbox.providers.local import LocalProvider
 from talkbox.web.app import Talkbox, talkbox_of
 from talkbox.web.auth import (
     Principal,
+    TooManyAttempts,
     WeakPassword,
     authenticate_request,
     csrf_token,
@@ -110,10 +111,14 @@ def local() -> LocalProvider:
     return provider
 
 
+_PHONE_CHARS = re.compile(r"[\d\s().+-]+")
+
+
 def endpoint_of(text: str) -> Endpoint:
-    """A bare user name means that user's browser client."""
+    """A bare user name (``bob``, ``bob2``) means that user's browser client; digits and
+    telephone punctuation only (``+1 415 555 2671``) a telephone number."""
     text = text.strip()
-    if text and ":" not in text and not any(ch.isdigit() for ch in text[:1] + text[-1:]):
+    if text and ":" not in text and not _PHONE_CHARS.fullmatch(text):
         text = f"client:{text}"
     return tb().switchboard.endpoint(text)
 
@@ -179,7 +184,15 @@ def accepted(payload: dict[str, Any] | None = None) -> tuple[Response, int]:
 def login() -> Response:
     data = body()
     name, password = field(data, "name", str), field(data, "password", str)
-    user = tb().accounts.authenticate(name, password)
+    keys = (f"name:{name}", f"addr:{request.remote_addr}")
+    throttle = tb().login_throttle
+    throttle.check(*keys)
+    try:
+        user = tb().accounts.authenticate(name, password)
+    except Unauthorized:
+        throttle.failed(*keys)
+        raise
+    throttle.succeeded(keys[0])
     return jsonify({"user": user.name, "csrf_token": log_in(user)})
 
 
@@ -429,9 +442,22 @@ def stream() -> Response:
     response = Response(
         hub.iterate(device_stream, int(last) if last else None), mimetype="text/event-stream"
     )
+    # A client gone before the body started never runs the generator's cleanup: this does.
+    response.call_on_close(lambda: hub.close(device_stream))
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+@api.post("/devices/<device>/away")
+def device_away(device: str) -> tuple[str, int]:
+    """Sent by a page as it unloads (``fetch(..., {keepalive: true})``) with its stream's
+    token from the ``hello`` message; calls on a closed tab then end after the grace period."""
+    token = field(body(), "stream", str)
+    if not DEVICE_RE.fullmatch(device):
+        raise BadInput("'device' must be 8 to 64 letters, digits, '-' or '_'")
+    tb().hub.away(me().name, device, token)
+    return "", 204
 
 
 # -- API tokens --------------------------------------------------------------------------------
@@ -462,6 +488,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (BadInput, 400, "bad-request"),
     (WeakPassword, 400, "bad-request"),
     (InvalidEndpoint, 400, "invalid-endpoint"),
+    (TooManyAttempts, 429, "too-many-attempts"),
     (Forbidden, 403, "forbidden"),
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not-found"),
@@ -474,6 +501,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 
 
 def error_response(exc: Exception) -> tuple[Response, int]:
+    if isinstance(exc, ProviderError) and exc.code == "offline":
+        return jsonify({"error": "offline", "message": exc.message}), 409
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
             return jsonify({"error": code, "message": str(exc)}), status

@@ -15,12 +15,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import socket
+import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask, Response, jsonify
 
 from talkbox.config import Settings
 from talkbox.errors import ConfigError
@@ -29,7 +29,7 @@ from talkbox.providers.base import Provider
 from talkbox.providers.local import LocalProvider
 from talkbox.store import Store, open_store
 from talkbox.switchboard import Switchboard
-from talkbox.web.auth import Accounts
+from talkbox.web.auth import Accounts, LoginThrottle
 from talkbox.web.stream import StreamHub
 
 log = logging.getLogger("talkbox.web")
@@ -60,18 +60,48 @@ class Talkbox:
         default_region: str = "US",
         keepalive: float = 15.0,
         run_effect: Callable[[Callable[[], None]], Any] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
+        self.settings = settings
         self.switchboard = Switchboard(
             store, provider, default_region=default_region, run_effect=run_effect
         )
         self.hub = StreamHub(store, keepalive=keepalive)
         self.accounts = Accounts(store)
+        self.login_throttle = LoginThrottle()
         if isinstance(provider, LocalProvider):
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
-        self.hub.start()
+        self.bridge = _bridge_for(store)
+        self.hub.start(
+            *([self.switchboard] if self.bridge is None else [self.switchboard, self.bridge])
+        )
+        if self.bridge is not None:
+            self.bridge.start()
+        self.reconciled = threading.Event()
+
+    def reconcile_in_background(self) -> None:
+        """Bring the store up to date with the provider's live view without delaying start-up.
+
+        Not for the local provider: its legs live in this process, so right after a restart it
+        knows none of them, and reconciling would end every call its browsers are about to
+        reconnect to."""
+        if isinstance(self.provider, LocalProvider):
+            self.reconciled.set()
+            return
+
+        def run() -> None:
+            try:
+                result = self.switchboard.reconcile()
+                log.info("reconciled with %s: %s", self.provider.name, result)
+            except Exception:
+                log.exception("reconciling with %s failed", self.provider.name)
+            finally:
+                self.reconciled.set()
+
+        threading.Thread(target=run, name="talkbox-reconcile", daemon=True).start()
 
     @property
     def local(self) -> LocalProvider | None:
@@ -112,6 +142,7 @@ class Talkbox:
             default_region=settings.default_region,
             keepalive=float(config["TALKBOX_KEEPALIVE"]),
             run_effect=run_effect,
+            settings=settings,
         )
 
     def init_app(self, app: Flask, url_prefix: str = "/api") -> None:
@@ -125,12 +156,77 @@ class Talkbox:
         app.extensions[EXTENSION] = self
         app.register_blueprint(api, url_prefix=url_prefix)
         register_error_handlers(app, url_prefix)
+        app.register_blueprint(health_blueprint(self))
+        self._mount_provider_webhooks(app)
+
+    def _mount_provider_webhooks(self, app: Flask) -> None:
+        """With the Twilio provider, serve Twilio's webhooks too (``/twilio/...``); a user
+        counts as online for inbound routing while one of their softphone pages is open."""
+        from talkbox.providers.twilio import TwilioProvider
+
+        if not isinstance(self.provider, TwilioProvider) or self.settings is None:
+            return
+        from talkbox.web.twilio_hooks import twilio_blueprint
+
+        app.register_blueprint(
+            twilio_blueprint(
+                self.switchboard,
+                self.provider,
+                self.settings,
+                is_online=lambda identity: bool(self.hub.devices(identity)),
+            )
+        )
 
     def close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
         self.hub.stop()
         if isinstance(self.provider, LocalProvider):
             self.provider.close()
         self.switchboard.close()
+
+
+def _bridge_for(store: Store) -> Any:
+    """With a Redis store several processes serve one deployment: relay the events the others
+    commit to this process's streams (``talkbox.store.redis_bridge``)."""
+    try:
+        from talkbox.store.redis_store import RedisStore
+    except ImportError:  # the redis extra is not installed: no Redis store either
+        return None
+    if not isinstance(store, RedisStore):
+        return None
+    from talkbox.store.redis_bridge import RedisBridge
+
+    return RedisBridge(store)  # started once the stream hub listens to it
+
+
+def health_blueprint(tb: Talkbox) -> Blueprint:
+    """``/healthz``: the process answers (liveness). ``/readyz``: the store answers and the
+    provider is configured (readiness: take traffic). Neither needs a login nor calls the
+    provider's API, so a load balancer may poll them often."""
+    bp = Blueprint("talkbox_health", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        checks: dict[str, str] = {}
+        try:
+            tb.store.history(limit=1)
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure means "not ready", with the reason
+            checks["store"] = f"error: {exc}"
+        checks["provider"] = tb.provider.name
+        if tb.bridge is not None:
+            checks["bridge"] = "ok" if tb.bridge.running else "stopped"
+        ready = checks["store"] == "ok" and checks.get("bridge", "ok") == "ok"
+        response = jsonify(status="ready" if ready else "not-ready", checks=checks)
+        response.status_code = 200 if ready else 503
+        return response
+
+    return bp
 
 
 def create_app(
@@ -151,15 +247,19 @@ def create_app(
     import os
 
     settings = settings or Settings.from_env()
+    reconcile = os.environ.get("TALKBOX_RECONCILE_ON_START", "1").lower() not in ("0", "false")
     app = Flask("talkbox", static_folder=None)
     app.config.update(DEFAULTS)
     app.config["SECRET_KEY"] = os.environ.get("TALKBOX_SECRET_KEY") or secrets.token_hex(32)
     if settings.public_url and settings.public_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config.update(config)
-    Talkbox.from_config(
+    tb = Talkbox.from_config(
         app.config, settings, store=store, provider=provider, run_effect=run_effect
-    ).init_app(app)
+    )
+    tb.init_app(app)
+    if app.config.get("TALKBOX_RECONCILE_ON_START", reconcile) and not app.testing:
+        tb.reconcile_in_background()
     return app
 
 
@@ -199,13 +299,18 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000, demo: bool = Tr
         tb.provider.loopback_only = True
     where = getattr(tb.store, "path", None) or type(tb.store).__name__
     print(f"talkbox: {tb.provider.name} provider, store {where}")
+    page = any(rule.rule == "/" for rule in app.url_map.iter_rules())
+    if page:
+        print(f"talkbox: open http://{host}:{port}/ in two browsers (or one private window)")
+    else:
+        print(f"talkbox: the API is at http://{host}:{port}/api (see the README)")
     if demo and loopback:
         logins = create_demo_users(tb.accounts)
-        print(f"talkbox: open http://{host}:{port}/ in two browser windows and log in as")
+        print("talkbox: demo users (new passwords on every start):")
         for name, password in logins.items():
             print(f"    {name:<6} password {password}")
     elif demo:
         print("talkbox: not on loopback, so no demo users; add users with 'talkbox users add'")
     if not loopback:
-        print(f"talkbox: serving on {socket.getfqdn(host)}:{port}; put TLS in front of it")
+        print(f"talkbox: serving on {host}:{port}; put TLS in front of it for other machines")
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -100,6 +101,50 @@ class Accounts:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class LoginThrottle:
+    """Refuses further log-in attempts for a name, or from an address, after too many failures
+    in a short time, so that an online guesser gets a handful of tries per window, not
+    thousands. In memory and per process: enough for the embedded server."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.limit:
+                    wait = int(self.window - (now - times[0])) + 1
+                    raise TooManyAttempts(f"too many failed log-ins; try again in {wait} s")
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now)
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, name_key: str) -> None:
+        with self._lock:
+            self._failures.pop(name_key, None)
+
+
+class TooManyAttempts(Unauthorized):
+    """Log-in refused for a while after repeated failures (HTTP 429)."""
 
 
 # -- per request -------------------------------------------------------------------------------

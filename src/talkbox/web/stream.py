@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class DeviceStream:
     device_id: str
     messages: queue.Queue[Item | None] = field(default_factory=queue.Queue)
     closed: bool = False
+    #: Names this stream (not the device) so that a page leaving can end its own stream and
+    #: never the one its reload has opened meanwhile.
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def put(self, item: Item) -> None:
         if not self.closed:
@@ -81,11 +85,17 @@ class StreamHub:
         self._listeners: list[PresenceListener] = []
         self._receiver: Callable[..., None] = self._on_event  # a strong reference for blinker
 
-    def start(self) -> None:
-        ev.event_published.connect(self._receiver)
+    def start(self, *senders: object) -> None:
+        """Carry the events ``senders`` publish: this deployment's switchboard, and its Redis
+        event bridge when other processes share the store. Another switchboard in the same
+        process has its own hub and its own users."""
+        self._senders = senders
+        for sender in senders:
+            ev.event_published.connect(self._receiver, sender=sender)
 
     def stop(self) -> None:
-        ev.event_published.disconnect(self._receiver)
+        for sender in getattr(self, "_senders", ()):
+            ev.event_published.disconnect(self._receiver, sender=sender)
         with self._lock:
             streams = list(self._streams.values())
             self._streams.clear()
@@ -165,6 +175,18 @@ class StreamHub:
         if last:
             self._broadcast_presence()
 
+    def away(self, identity: str, device_id: str, token: str) -> bool:
+        """The page holding the stream ``token`` is going away (closed or reloading): treat
+        the device as offline now rather than at the next failed write; a reload comes back
+        within the provider's grace period. Whether that stream was the current one."""
+        with self._lock:
+            stream = self._streams.get((identity, device_id))
+        if stream is None or stream.token != token:
+            return False
+        stream.close()
+        self.close(stream)
+        return True
+
     def _broadcast_presence(self) -> None:
         online = self.online()
         with self._lock:
@@ -181,6 +203,7 @@ class StreamHub:
         party = f"client:{stream.identity}"
         try:
             yield "retry: 1000\n\n"
+            yield sse({"type": "hello", "stream": stream.token}, "signal")
             yield sse({"type": "presence", "online": self.online()}, "presence")
             replayed = 0
             if last_event_id is not None:

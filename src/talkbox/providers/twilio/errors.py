@@ -9,6 +9,7 @@ connections) escape untouched. Everything above this module sees only ``Provider
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.response import Response
 
 from talkbox.errors import ProviderError
 from talkbox.model import EndReason
@@ -34,6 +36,10 @@ INVALID_NUMBER_CODES = frozenset({13223, 13224, 21211, 21214, 21217, 21401})
 #: "Too many concurrent requests": Twilio did not process the request, so repeating it
 #: after backing off cannot do anything twice.
 TOO_MANY_REQUESTS = 20429
+
+#: Twilio-side failures that are usually over in a moment. Twilio may or may not have acted
+#: on the request, so only a request that is harmless to repeat is tried again.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 T = TypeVar("T")
 
@@ -63,9 +69,12 @@ def provider_error(exc: BaseException) -> ProviderError | None:
             status=status,
             code=code,
             reason=EndReason.INVALID_NUMBER if code in INVALID_NUMBER_CODES else None,
-            retryable=status == 429 or code == TOO_MANY_REQUESTS,
+            retryable=status in TRANSIENT_STATUSES or code == TOO_MANY_REQUESTS,
         )
     if isinstance(exc, TwilioException):
+        response = next((a for a in exc.args if isinstance(a, Response)), None)
+        if response is not None:
+            return _page_error(response)
         return ProviderError(str(exc) or type(exc).__name__, provider=PROVIDER)
     if isinstance(exc, requests.Timeout):
         # A connect timeout never reached Twilio; a read timeout may have been processed.
@@ -77,6 +86,28 @@ def provider_error(exc: BaseException) -> ProviderError | None:
     if isinstance(exc, requests.RequestException):
         return ProviderError(f"request to Twilio failed: {exc}", provider=PROVIDER)
     return None
+
+
+def _page_error(response: Response) -> ProviderError:
+    """Listing (``calls.list``, ``conferences.list`` ...) does not raise TwilioRestException:
+    it raises a bare ``TwilioException("Unable to fetch page", response)``. Read the status
+    and Twilio's error body from that response, so that a 429 or a 503 while listing is
+    typed, and retried, like any other."""
+    status = _int(response.status_code)
+    try:
+        body = json.loads(response.text or "{}")
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = _int(body.get("code"))
+    return ProviderError(
+        str(body.get("message") or f"HTTP {status} from Twilio"),
+        provider=PROVIDER,
+        status=status,
+        code=code,
+        retryable=status in TRANSIENT_STATUSES or code == TOO_MANY_REQUESTS,
+    )
 
 
 @dataclass(frozen=True)
@@ -92,8 +123,10 @@ class RetryPolicy:
     def run(self, what: str, request: Callable[[], T], *, repeatable: bool) -> T:
         """Run ``request``; map its failure to ProviderError; retry what is safe to retry.
 
-        ``repeatable`` requests (reads, updates to a fixed state, deletes) are retried on 429
-        and connection errors: doing them twice leaves the same result as doing them once.
+        ``repeatable`` requests (reads, updates to a fixed state, deletes) are retried on 429,
+        5xx and connection errors: doing them twice leaves the same result as doing them once.
+        A read timeout is not retried even then: Twilio is slow rather than unreachable, and
+        waiting ``attempts`` times the client's timeout would hold the caller far too long.
         Other requests (creating a call or a participant) are retried only on 429/20429,
         which Twilio documents as "not processed". A connection error or a 5xx on a create
         is *not* retried: the request may have reached Twilio and rung somebody already, and

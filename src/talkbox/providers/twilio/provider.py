@@ -37,7 +37,7 @@ from talkbox.providers.base import (
     Provider,
 )
 from talkbox.providers.twilio.errors import PROVIDER, RetryPolicy
-from talkbox.providers.twilio.reports import CALL_STATUSES
+from talkbox.providers.twilio.reports import CALL_STATUSES, is_number
 
 log = logging.getLogger("talkbox.providers.twilio")
 
@@ -391,7 +391,7 @@ class TwilioProvider(Provider):
             status=status,
             timestamp=ended.timestamp() if isinstance(ended, datetime) else None,
             provider_call_id=provider_call_id,
-            duration=float(duration) if duration.isdigit() else None,
+            duration=float(duration) if is_number(duration) else None,
         )
 
 

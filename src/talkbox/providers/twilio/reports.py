@@ -84,11 +84,17 @@ def call_status(value: str) -> CallStatus:
         raise BadWebhook(f"unknown CallStatus {value[:40]!r}") from None
 
 
+def is_number(text: str) -> bool:
+    """Only ASCII digits: ``str.isdigit`` also accepts ``'²'`` and other Unicode digits that
+    ``int`` and ``float`` then refuse, which would turn a malformed field into a crash."""
+    return text.isascii() and text.isdigit()
+
+
 def _sequence(form: Mapping[str, str]) -> int | None:
     text = form.get("SequenceNumber")
     if text is None or text == "":
         return None
-    if not text.isdigit():
+    if not is_number(text):
         raise BadWebhook(f"malformed SequenceNumber: {text[:40]!r}")
     return int(text)
 
@@ -111,7 +117,7 @@ def _duration(form: Mapping[str, str]) -> float | None:
     text = form.get("CallDuration")
     if not text:
         return None
-    if not text.isdigit():
+    if not is_number(text):
         raise BadWebhook(f"malformed CallDuration: {text[:40]!r}")
     return float(text)
 

@@ -29,7 +29,6 @@ provider calls must not re-enter it.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 import queue
@@ -37,9 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from talkbox.errors import Conflict, Forbidden, NotFound, ProviderError
 from talkbox.ids import new_id
@@ -56,74 +53,19 @@ from talkbox.providers.base import (
     Provider,
     Report,
 )
+from talkbox.providers.local.devices import (
+    RELAYED,
+    DeviceHub,
+    Leg,
+    LegState,
+    Message,
+    Scheduler,
+    Timer,
+    is_loopback_candidate,
+    thread_timer,
+)
 
 log = logging.getLogger("talkbox.providers.local")
-
-Message = Mapping[str, Any]
-
-#: Signalling messages a device may relay to the device of another leg in its room.
-RELAYED = frozenset({"offer", "answer", "ice"})
-
-
-class DeviceHub(Protocol):
-    """How the provider reaches browsers; the web layer's stream hub implements it."""
-
-    def devices(self, identity: str) -> list[str]:
-        """Ids of the devices of ``identity`` that are connected now."""
-        ...
-
-    def send(self, identity: str, message: Message, device_id: str | None = None) -> int:
-        """Deliver ``message`` to one device of ``identity``, or to all of them when
-        ``device_id`` is None; returns how many devices it reached."""
-        ...
-
-
-class Timer(Protocol):
-    def cancel(self) -> None: ...
-
-
-#: ``schedule(delay, fn)`` runs ``fn`` after ``delay`` seconds unless cancelled.
-Scheduler = Callable[[float, Callable[[], None]], Timer]
-
-
-def thread_timer(delay: float, fn: Callable[[], None]) -> Timer:
-    timer = threading.Timer(delay, fn)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-class LegState(StrEnum):
-    INVITING = "inviting"  # invites sent, no device acknowledged yet
-    RINGING = "ringing"
-    ANSWERED = "answered"  # a device accepted; the leg is in the room
-    ENDED = "ended"
-
-
-@dataclass
-class Leg:
-    id: str
-    identity: str
-    conference_id: str
-    call_id: str
-    caller: str
-    state: LegState = LegState.INVITING
-    device_id: str | None = None  # the device holding the leg once answered
-    rung: set[str] = field(default_factory=set)  # devices invited
-    timer: Timer | None = None
-    muted: bool = False
-    on_hold: bool = False
-
-
-def is_loopback_candidate(candidate: str) -> bool:
-    """Whether an ICE candidate line names a loopback address (RFC 8839 field 5)."""
-    parts = candidate.removeprefix("candidate:").split()
-    if len(parts) < 5:
-        return False
-    try:
-        return ipaddress.ip_address(parts[4]).is_loopback
-    except ValueError:
-        return False  # an mDNS name (``….local``) or garbage: not provably loopback
 
 
 class LocalProvider(Provider):
@@ -456,14 +398,6 @@ class LocalProvider(Provider):
                 out["sdp"] = message.get("sdp")
             assert peer.device_id is not None
             self._send(peer.identity, out, peer.device_id)
-
-    def leave(self, identity: str, device_id: str, call_id: str) -> None:
-        """The device hung up its own leg (the same as a hang-up command)."""
-        with self._lock:
-            leg = self._device_leg(identity, call_id)
-            if leg.state is LegState.ANSWERED and leg.device_id != device_id:
-                raise Forbidden(f"call {call_id} is held by another device")
-            self._end(leg, by_device=True)
 
     # -- presence ----------------------------------------------------------------------------
     def device_online(self, identity: str, device_id: str) -> None:

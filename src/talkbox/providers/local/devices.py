@@ -1,0 +1,78 @@
+"""What the local provider knows about devices: the hub it reaches them through, its timers,
+and the legs it is ringing or carrying. Kept apart from the provider's rules so both stay short.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+Message = Mapping[str, Any]
+
+#: Signalling messages a device may relay to the device of another leg in its room.
+RELAYED = frozenset({"offer", "answer", "ice"})
+
+
+class DeviceHub(Protocol):
+    """How the provider reaches browsers; the web layer's stream hub implements it."""
+
+    def devices(self, identity: str) -> list[str]:
+        """Ids of the devices of ``identity`` that are connected now."""
+        ...
+
+    def send(self, identity: str, message: Message, device_id: str | None = None) -> int:
+        """Deliver ``message`` to one device of ``identity``, or to all of them when
+        ``device_id`` is None; returns how many devices it reached."""
+        ...
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+#: ``schedule(delay, fn)`` runs ``fn`` after ``delay`` seconds unless cancelled.
+Scheduler = Callable[[float, Callable[[], None]], Timer]
+
+
+def thread_timer(delay: float, fn: Callable[[], None]) -> Timer:
+    timer = threading.Timer(delay, fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class LegState(StrEnum):
+    INVITING = "inviting"  # invites sent, no device acknowledged yet
+    RINGING = "ringing"
+    ANSWERED = "answered"  # a device accepted; the leg is in the room
+    ENDED = "ended"
+
+
+@dataclass
+class Leg:
+    id: str
+    identity: str
+    conference_id: str
+    call_id: str
+    caller: str
+    state: LegState = LegState.INVITING
+    device_id: str | None = None  # the device holding the leg once answered
+    rung: set[str] = field(default_factory=set)  # devices invited
+    timer: Timer | None = None
+    muted: bool = False
+    on_hold: bool = False
+
+
+def is_loopback_candidate(candidate: str) -> bool:
+    """Whether an ICE candidate line names a loopback address (RFC 8839 field 5)."""
+    parts = candidate.removeprefix("candidate:").split()
+    if len(parts) < 5:
+        return False
+    try:
+        return ipaddress.ip_address(parts[4]).is_loopback
+    except ValueError:
+        return False  # an mDNS name (``….local``) or garbage: not provably loopback
