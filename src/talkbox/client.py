@@ -26,7 +26,7 @@ HINTS = {
     "unauthorized": "create a token with 'talkbox users token NAME' and set TALKBOX_API_TOKEN",
     "forbidden": "the API token's user must be a party of that call",
     "not-found": "list live calls with 'talkbox calls'; ids look like call_... or conf_...",
-    "offline": "the person called needs a browser (a device) connected to the server",
+    "offline": "caller and callee each need a device (a browser) connected to the server",
     "conflict": "check the call's state with 'talkbox show CALL'",
     "provider-error": "the provider refused; 'talkbox doctor' checks its settings",
     "invalid-endpoint": "use a user name, client:NAME or a number such as +14155550100",

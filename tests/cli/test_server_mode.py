@@ -200,7 +200,7 @@ def test_errors_are_one_line_with_a_hint(server: LiveServer) -> None:
 
     offline = server.invoke("alice", "dial", "alice", "carol")
     assert offline.exit_code == 1
-    assert "carol is offline (hint: the person called needs a browser" in offline.output
+    assert "carol is offline (hint: caller and callee each need a device" in offline.output
 
     not_me = server.invoke("alice", "dial", "bob", "carol")
     assert not_me.exit_code == 2
@@ -266,3 +266,13 @@ def test_ctrl_c_declined_leaves_the_call(
 
 def _raise_interrupt(seconds: float) -> None:
     raise KeyboardInterrupt
+
+
+def test_dial_without_a_device_of_your_own(server: LiveServer) -> None:
+    Device(server, "bob").online()
+    result = server.invoke("alice", "dial", "alice", "bob")
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: alice is offline (hint: caller and callee each need a device (a browser) "
+        "connected to the server)\n"
+    )
