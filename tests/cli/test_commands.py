@@ -279,3 +279,12 @@ def test_help_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("bad", ["+1415555", "client:al ice", "sip:bob@example.com"])
+def test_a_bad_number_is_refused_before_any_request(env: dict[str, Any], bad: str) -> None:
+    """Exit 2 with the reason, even when the server is down: nothing is sent."""
+    result = run(env, "--server", "http://127.0.0.1:9", "dial", "alice", bad)
+    assert result.exit_code == 2
+    assert "is not a valid endpoint" in result.output
+    assert "cannot reach" not in result.output

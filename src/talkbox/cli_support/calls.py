@@ -21,7 +21,22 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, separators=(",", ":")))
 
 
+def check_endpoint(text: str) -> None:
+    """Refuse a malformed number or identity here (exit 2, with the reason) rather than after
+    a round trip to the server or the provider; user names are resolved by the backend."""
+    import os
+
+    from talkbox.cli_support.backends import client_if_name
+    from talkbox.model import Endpoint
+
+    if text in ("-", "me"):
+        return
+    Endpoint.parse(client_if_name(text), os.environ.get("TALKBOX_DEFAULT_REGION") or "US")
+
+
 def dial(backend: Backend, from_: str, to: str, wait: bool, interval: float, as_json: bool) -> None:
+    check_endpoint(from_)
+    check_endpoint(to)
     room = backend.dial(from_, to)
     if as_json and not wait:
         emit_json(room)
