@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-from benchmarks import core, serving
+from benchmarks import browser, core, serving
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     figures = []
     benches = [core.bench_apply, core.bench_memory, core.bench_cli]
-    benches += [serving.bench_webhooks, serving.bench_stream_latency]
+    benches += [serving.bench_webhooks, serving.bench_stream_latency, browser.bench_browser]
     for bench in benches:
         figures += bench(args.smoke)
     print(f"{'measure':58} {'value':>14} {'baseline':>24} {'ratio':>9}  goal")

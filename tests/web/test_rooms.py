@@ -8,8 +8,15 @@ from typing import Any
 import pytest
 
 from talkbox.web import Talkbox
-from talkbox.web import rooms as rooms_module
+from talkbox.web import api as api_module
 from tests.web.conftest import Device, User
+
+
+def room_of(user: User, call_id: str) -> str:
+    """The room of a call the user can see (any party sees every leg's room)."""
+    view = user.get(f"/api/calls/{call_id}").json
+    assert view is not None
+    return str(view["conference_id"])
 
 
 def call(caller: User, callee: User, tb: Talkbox) -> tuple[Device, Device, str, str]:
@@ -28,12 +35,12 @@ def call(caller: User, callee: User, tb: Talkbox) -> tuple[Device, Device, str, 
 def add(who: User, call_id: str, to: str, device: Device) -> tuple[str, Any]:
     """``who`` adds ``to`` (online as ``device``, which rings); returns the new call id and
     the invite."""
-    added = who.post(f"/api/calls/{call_id}/participants", {"to": to})
+    added = who.post(f"/api/rooms/{room_of(who, call_id)}/participants", {"to": to})
     assert added.status_code == 201, added.json
     assert added.json is not None
     invite = device.signals("invite")[-1]
-    assert invite["call_id"] == added.json["added"]
-    return added.json["added"], invite
+    assert invite["call_id"] == added.json["added_call_id"]
+    return added.json["added_call_id"], invite
 
 
 def test_a_third_person_joins_and_everyone_sees_the_room(
@@ -55,9 +62,14 @@ def test_a_third_person_joins_and_everyone_sees_the_room(
         ("client:carol", True),
     ]
     # bob may add too, but may not remove carol: only the owner runs the room.
-    denied = bob.post(f"/api/calls/{bob_call}/legs/{carol_call}/remove")
+    denied = bob.post(f"/api/rooms/{room_of(alice, bob_call)}/participants/{carol_call}/remove")
     assert denied.status_code == 403
-    assert alice.post(f"/api/calls/{alice_call}/legs/{carol_call}/remove").status_code == 202
+    assert (
+        alice.post(
+            f"/api/rooms/{room_of(alice, alice_call)}/participants/{carol_call}/remove"
+        ).status_code
+        == 202
+    )
     alice.settle(tb)
     assert c1.signals("hangup")
     assert [m["from"] for m in b1.signals("peer-left")] == [answer["leg"]]
@@ -71,16 +83,23 @@ def test_the_owner_mutes_and_holds_others_and_hold_stops_media_both_ways(
 ) -> None:
     a1, b1, alice_call, bob_call = call(alice, bob, tb)
     assert (
-        alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/mute", {"muted": True}).status_code
+        alice.post(
+            f"/api/rooms/{room_of(alice, alice_call)}/participants/{bob_call}/mute", {"muted": True}
+        ).status_code
         == 202
     )
     assert b1.signals("mute")[-1]["muted"] is True
     assert (
-        bob.post(f"/api/calls/{bob_call}/legs/{alice_call}/mute", {"muted": True}).status_code
+        bob.post(
+            f"/api/rooms/{room_of(alice, bob_call)}/participants/{alice_call}/mute", {"muted": True}
+        ).status_code
         == 403
     )
     assert (
-        alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/hold", {"on_hold": True}).status_code
+        alice.post(
+            f"/api/rooms/{room_of(alice, alice_call)}/participants/{bob_call}/hold",
+            {"on_hold": True},
+        ).status_code
         == 202
     )
     alice.settle(tb)
@@ -92,17 +111,19 @@ def test_the_owner_mutes_and_holds_others_and_hold_stops_media_both_ways(
     bob_leg = next(leg for leg in room["legs"] if leg["call_id"] == bob_call)
     assert bob_leg["on_hold"]
     assert bob_leg["muted"]
-    alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/hold", {"on_hold": False})
+    alice.post(
+        f"/api/rooms/{room_of(alice, alice_call)}/participants/{bob_call}/hold", {"on_hold": False}
+    )
     assert a1.signals("peer-hold")[-1]["on_hold"] is False
 
 
 def test_the_mesh_limit_is_a_clear_conflict(
     alice: User, bob: User, tb: Talkbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rooms_module, "MESH_LIMIT", 2)
+    monkeypatch.setattr(api_module, "MESH_LIMIT", 2)
     Device(tb, "carol", "device-carol")
     _, _, alice_call, _ = call(alice, bob, tb)
-    full = alice.post(f"/api/calls/{alice_call}/participants", {"to": "carol"})
+    full = alice.post(f"/api/rooms/{room_of(alice, alice_call)}/participants", {"to": "carol"})
     assert full.status_code == 409
     assert full.json is not None
     assert "at most 2 people" in full.json["message"]
@@ -110,12 +131,14 @@ def test_the_mesh_limit_is_a_clear_conflict(
 
 def test_adding_someone_offline_or_unknown(alice: User, bob: User, tb: Talkbox) -> None:
     _, _, alice_call, _ = call(alice, bob, tb)
-    offline = alice.post(f"/api/calls/{alice_call}/participants", {"to": "carol"})
+    offline = alice.post(f"/api/rooms/{room_of(alice, alice_call)}/participants", {"to": "carol"})
     assert offline.status_code == 409
     assert "offline" in offline.json["message"]
-    unknown = alice.post(f"/api/calls/{alice_call}/participants", {"to": "zed"})
+    unknown = alice.post(f"/api/rooms/{room_of(alice, alice_call)}/participants", {"to": "zed"})
     assert unknown.status_code == 404
-    nobody = alice.post(f"/api/calls/{alice_call}/participants", {"to": "+14155550199"})
+    nobody = alice.post(
+        f"/api/rooms/{room_of(alice, alice_call)}/participants", {"to": "+14155550199"}
+    )
     assert nobody.status_code == 409
     assert "no simulated telephone has registered" in nobody.json["message"]  # type: ignore[index]
     transfer = alice.post(f"/api/calls/{alice_call}/transfer", {"to": "carol"})
@@ -128,7 +151,7 @@ def test_cold_transfer_leaves_the_caller_with_the_new_party(
     _a1, b1, alice_call, bob_call = call(alice, bob, tb)
     c1 = Device(tb, "carol", "device-carol")
     moved = bob.post(f"/api/calls/{bob_call}/transfer", {"to": "carol"})
-    assert moved.status_code == 202, moved.json
+    assert moved.status_code == 201, moved.json
     bob.settle(tb)
     assert b1.signals("hangup")
     carol_call = c1.signals("invite")[-1]["call_id"]
@@ -150,7 +173,7 @@ def test_warm_transfer_holds_the_caller_then_completes_or_cancels(
     c1 = Device(tb, "carol", "device-carol")
     assert (
         bob.post(f"/api/calls/{bob_call}/transfer", {"to": "carol", "warm": True}).status_code
-        == 202
+        == 201
     )
     bob.settle(tb)
     assert a1.signals("hold")[-1]["on_hold"] is True
@@ -158,11 +181,11 @@ def test_warm_transfer_holds_the_caller_then_completes_or_cancels(
     assert room is not None
     assert room["transfer"]["by_call_id"] == bob_call
     # Only the transferor finishes it.
-    assert alice.post(f"/api/calls/{alice_call}/transfer/cancel").status_code == 409
+    assert alice.post(f"/api/rooms/{room_of(alice, alice_call)}/transfer/cancel").status_code == 403
     carol_call = c1.signals("invite")[-1]["call_id"]
     carol.post(f"/api/calls/{carol_call}/accept", {"device": c1.id})
     carol.settle(tb)
-    assert bob.post(f"/api/calls/{bob_call}/transfer/complete").status_code == 202
+    assert bob.post(f"/api/rooms/{room_of(alice, bob_call)}/transfer/complete").status_code == 202
     bob.settle(tb)
     assert a1.signals("hold")[-1]["on_hold"] is False
     assert b1.signals("hangup")
@@ -182,7 +205,7 @@ def test_warm_transfer_cancelled_returns_to_the_caller(
     c1 = Device(tb, "carol", "device-carol")
     bob.post(f"/api/calls/{bob_call}/transfer", {"to": "carol", "warm": True})
     bob.settle(tb)
-    assert bob.post(f"/api/calls/{bob_call}/transfer/cancel").status_code == 202
+    assert bob.post(f"/api/rooms/{room_of(alice, bob_call)}/transfer/cancel").status_code == 202
     bob.settle(tb)
     assert c1.signals("stop-ringing")
     assert a1.signals("hold")[-1]["on_hold"] is False

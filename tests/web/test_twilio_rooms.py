@@ -58,21 +58,22 @@ def test_room_operations_become_twilio_requests(world: World) -> None:
     cf = conference_sid(world.conf_id)
     bob_participant = f"/Conferences/{cf}/Participants/{call_sid(1)}.json"
 
-    status, body = alice.post(f"/api/calls/{alice_call}/participants", {"to": CAROL_PHONE})
+    rooms = f"/api/rooms/{world.conf_id}/participants"
+    status, body = alice.post(rooms, {"to": CAROL_PHONE})
     assert status == 201, body
     added = [r for r in rest(world) if r[0] == "POST" and r[2].get("To") == [CAROL_PHONE]]
     assert added, rest(world)
     assert added[0][1] == f"/Conferences/{world.conf_id}/Participants.json"
 
-    assert alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/mute", {"muted": True})[0] == 202
+    assert alice.post(f"{rooms}/{bob_call}/mute", {"muted": True})[0] == 202
     assert ("POST", bob_participant, {"Muted": ["true"]}) in rest(world)
-    assert alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/hold", {"on_hold": True})[0] == 202
+    assert alice.post(f"{rooms}/{bob_call}/hold", {"on_hold": True})[0] == 202
     assert ("POST", bob_participant, {"Hold": ["true"]}) in rest(world)
-    assert alice.post(f"/api/calls/{alice_call}/legs/{bob_call}/remove")[0] == 202
+    assert alice.post(f"{rooms}/{bob_call}/remove")[0] == 202
     assert ("DELETE", bob_participant, {}) in rest(world)
 
     bob = Browser(world.app.test_client(), "bob")
-    status, _ = bob.post(f"/api/calls/{bob_call}/legs/{alice_call}/remove")
+    status, _ = bob.post(f"{rooms}/{alice_call}/remove")
     assert status == 403  # only the owner removes others
 
 

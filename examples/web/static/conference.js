@@ -53,8 +53,8 @@ export class Conference {
     this.cancel = el("button", { type: "button", id: "transfer-cancel", textContent: "Cancel transfer" });
     this.cold.addEventListener("click", () => this.transfer(false));
     this.warm.addEventListener("click", () => this.transfer(true));
-    this.complete.addEventListener("click", () => this.command("transfer/complete"));
-    this.cancel.addEventListener("click", () => this.command("transfer/cancel"));
+    this.complete.addEventListener("click", () => this.command(`${this.roomPath()}/transfer/complete`));
+    this.cancel.addEventListener("click", () => this.command(`${this.roomPath()}/transfer/cancel`));
     this.transferBox = el(
       "div",
       { id: "transfer" },
@@ -72,10 +72,14 @@ export class Conference {
     return this.room && this.room.legs.find((leg) => leg.call_id === this.room.call_id);
   }
 
+  roomPath() {
+    return `/rooms/${this.room.conference_id}`;
+  }
+
   async run(path, body) {
     this.say("");
     try {
-      return await this.api.post(`/calls/${this.room.call_id}/${path}`, body);
+      return await this.api.post(path, body);
     } catch (err) {
       this.say(err.message);
       return null;
@@ -84,13 +88,13 @@ export class Conference {
 
   async add(to) {
     if (!to || !this.room) return;
-    if (await this.run("participants", { to })) this.addTo.value = "";
+    if (await this.run(`${this.roomPath()}/participants`, { to })) this.addTo.value = "";
   }
 
   async transfer(warm) {
     const to = this.transferTo.value.trim();
     if (!to || !this.room) return;
-    if (await this.run("transfer", { to, warm })) this.transferTo.value = "";
+    if (await this.run(`/calls/${this.room.call_id}/transfer`, { to, warm })) this.transferTo.value = "";
   }
 
   command(path, body) {
@@ -114,7 +118,7 @@ export class Conference {
       item.dataset.state = state;
       item.append(el("span", { className: "state", textContent: state }));
       if (owner && !self && leg.joined) {
-        const target = `legs/${leg.call_id}`;
+        const target = `${this.roomPath()}/participants/${leg.call_id}`;
         const label = user(leg.endpoint);
         const mute = el("button", { type: "button", className: "mute", textContent: leg.muted ? "Unmute" : "Mute" });
         mute.setAttribute("aria-label", `${leg.muted ? "Unmute" : "Mute"} ${label}`);
@@ -127,7 +131,7 @@ export class Conference {
       if (owner && !self) {
         const remove = el("button", { type: "button", className: "remove bad", textContent: "Remove" });
         remove.setAttribute("aria-label", `Remove ${user(leg.endpoint)}`);
-        remove.addEventListener("click", () => this.command(`legs/${leg.call_id}/remove`));
+        remove.addEventListener("click", () => this.command(`${this.roomPath()}/participants/${leg.call_id}/remove`));
         item.append(" ", remove);
       }
       this.list.append(item);

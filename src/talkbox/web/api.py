@@ -27,7 +27,7 @@ from talkbox.errors import (
     Unauthorized,
 )
 from talkbox.model import Call, CallStatus, Conference, Endpoint
-from talkbox.providers.local import LocalProvider
+from talkbox.providers.local import MESH_LIMIT, LocalProvider
 from talkbox.web.app import Talkbox, talkbox_of
 from talkbox.web.auth import (
     Principal,
@@ -342,6 +342,130 @@ def history() -> Response:
         raise BadInput("'limit' must be a whole number from 1 to 500")
     ended = tb().switchboard.history(me().endpoint, limit=int(limit))
     return jsonify({"calls": [ev.to_dict(e) for e in ended]})
+
+
+# -- rooms (conference control for API clients such as the CLI) ------------------------------
+def party_room(conference_id: str, *, live: bool = True) -> Conference:
+    """A room the user is in: any party with a live leg may manage it (add, end; mute, hold
+    and remove within :func:`room_leg`'s rule), as on a conference bridge; any party, live or
+    not, may read it. 404 when unknown, 403 when not theirs; a party commanding an ended room
+    gets the switchboard's 409."""
+    conf = tb().switchboard.get(conference_id)
+    who = me().endpoint
+    if live and any(c.is_live for c in conf.calls):
+        allowed = any(str(c.endpoint) == who and c.is_live for c in conf.calls)
+    else:
+        allowed = who in {str(e) for e in conf.parties}
+    if not allowed:
+        raise Forbidden(f"you have no {'live call' if live else 'call'} in {conference_id}")
+    return conf
+
+
+def room_leg(conference_id: str, call_id: str) -> str:
+    """A leg the user may mute, hold or remove: anyone's for the person who started the room
+    (the issue's rule for conferences), otherwise only their own."""
+    conf = party_room(conference_id)
+    if call_id not in {c.id for c in conf.calls}:
+        raise NotFound("call", call_id)
+    if str(conf.owner) != me().endpoint and str(conf.call(call_id).endpoint) != me().endpoint:
+        raise Forbidden("only the person who started the room may do that to someone else")
+    return call_id
+
+
+def require_reachable(target: Endpoint) -> None:
+    """Local provider: refuse at once someone who cannot ring (no device online, or a number
+    no simulated telephone registered), rather than fail a moment later as an event."""
+    if tb().local is None or tb().hub.devices(target.value):
+        return
+    if target.is_client:
+        raise Offline(f"{target.value} is offline")
+    raise Conflict(f"no simulated telephone has registered {target} (open /phone to make one)")
+
+
+def require_room_for_one_more(conf: Conference) -> None:
+    """Local provider: a room is a browser mesh of at most ``MESH_LIMIT`` people."""
+    if tb().local is not None and sum(c.is_live for c in conf.calls) >= MESH_LIMIT:
+        raise Conflict(
+            f"this room is full: the local provider connects at most {MESH_LIMIT} people "
+            "(every browser sends its audio to every other one)"
+        )
+
+
+@api.get("/rooms/<conference_id>")
+def show_room(conference_id: str) -> Response:
+    return jsonify(room_view(party_room(conference_id, live=False), me().endpoint))
+
+
+@api.post("/rooms/<conference_id>/participants")
+def add_participant(conference_id: str) -> tuple[Response, int]:
+    target = endpoint_of(field(body(), "to", str))
+    conf = party_room(conference_id)
+    if target.is_client and tb().store.get_user(target.value) is None:
+        raise NotFound("user", target.value)
+    require_reachable(target)
+    require_room_for_one_more(conf)
+    call = tb().switchboard.add_participant(conference_id, target)
+    view = room_view(tb().switchboard.get(conference_id), me().endpoint)
+    view["added_call_id"] = call.id
+    return jsonify(view), 201
+
+
+@api.post("/rooms/<conference_id>/participants/<call_id>/mute")
+def mute_participant(conference_id: str, call_id: str) -> tuple[Response, int]:
+    muted = field(body(), "muted", bool)
+    tb().switchboard.mute(room_leg(conference_id, call_id), muted)
+    return accepted({"muted": muted})
+
+
+@api.post("/rooms/<conference_id>/participants/<call_id>/hold")
+def hold_participant(conference_id: str, call_id: str) -> tuple[Response, int]:
+    on_hold = field(body(), "on_hold", bool)
+    tb().switchboard.hold(room_leg(conference_id, call_id), on_hold)
+    return accepted({"on_hold": on_hold})
+
+
+@api.post("/rooms/<conference_id>/participants/<call_id>/remove")
+def remove_participant(conference_id: str, call_id: str) -> tuple[Response, int]:
+    body()
+    tb().switchboard.remove(room_leg(conference_id, call_id))
+    return accepted()
+
+
+@api.post("/rooms/<conference_id>/end")
+def end_room(conference_id: str) -> tuple[Response, int]:
+    body()
+    party_room(conference_id)
+    tb().switchboard.end_conference(conference_id)
+    return accepted()
+
+
+@api.post("/calls/<call_id>/transfer")
+def transfer(call_id: str) -> tuple[Response, int]:
+    data = body()
+    target = endpoint_of(field(data, "to", str))
+    warm = bool(field(data, "warm", bool, required=False))
+    conf, _ = own_leg(call_id)
+    require_reachable(target)
+    leg = tb().switchboard.transfer(call_id, target, warm=warm)
+    view = room_view(tb().switchboard.get(conf.id), me().endpoint)
+    view["target_call_id"] = leg.id
+    return jsonify(view), 201
+
+
+@api.post("/rooms/<conference_id>/transfer/<outcome>")
+def finish_transfer(conference_id: str, outcome: str) -> tuple[Response, int]:
+    body()
+    conf = party_room(conference_id)
+    transfer = conf.transfer
+    if transfer is not None and str(conf.call(transfer.by_call_id).endpoint) != me().endpoint:
+        raise Forbidden("only the person transferring may complete or cancel the transfer")
+    if outcome == "complete":
+        tb().switchboard.complete_transfer(conference_id)
+    elif outcome == "cancel":
+        tb().switchboard.cancel_transfer(conference_id)
+    else:
+        raise NotFound("transfer outcome", outcome)
+    return accepted()
 
 
 # -- event stream ------------------------------------------------------------------------------
