@@ -54,8 +54,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: a Playwright sync session left open runs an asyncio loop in
+    # this thread, and any later test that starts its own (the benchmark smoke run) then fails
+    # with "using Playwright Sync API inside the asyncio loop".
     with playwright_sync.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield chromium
