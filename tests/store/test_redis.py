@@ -122,3 +122,29 @@ def test_redis_survives_a_restart_with_live_calls_intact(prefix: str) -> None:
     board = Switchboard(second, provider, clock=clock, run_effect=lambda w: w())
     board.apply(alice.status(CallStatus.COMPLETED, clock.tick(), duration=4))
     assert second.get(conf.id).status is ConferenceStatus.ENDED
+
+
+def test_many_threads_wait_for_a_connection_instead_of_failing(prefix: str) -> None:
+    """Hundreds of event streams opening at once must queue for the pool's connections (the
+    default redis-py pool raised MaxConnectionsError, seen as HTTP 500s under load)."""
+    store = open_store(f"{REDIS_URL}?prefix={prefix}&max_connections=4")
+    assert isinstance(store, RedisStore)
+    pool = store.client.connection_pool
+    assert type(pool).__name__ == "BlockingConnectionPool"
+    assert pool.max_connections == 4
+    errors: list[Exception] = []
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                store.history(limit=1)
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    workers = [threading.Thread(target=read) for _ in range(32)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    store.close()
