@@ -174,10 +174,19 @@ class RedisStore(Store):
         return f"{self.prefix}:conf:{conference_id}"
 
     def _write(
-        self, conf: Conference, events: Sequence[ev.Event], expected: str
+        self,
+        conf: Conference,
+        events: Sequence[ev.Event],
+        expected: str,
+        previous: Conference | None = None,
     ) -> tuple[int, list[LoggedEvent]] | None:
         parties = parties_of(conf)
         keys = lookup_keys(conf)
+        if previous is not None and conf.status is not ConferenceStatus.ENDED:
+            # Lookups never change once written: send only the new ones (all of them when the
+            # room ends, so that they expire with it).
+            known = set(lookup_keys(previous))
+            keys = [key for key in keys if key not in known]
         args: list[Any] = [
             self.prefix,
             conf.id,
@@ -234,7 +243,7 @@ class RedisStore(Store):
                     continue
                 return current, []
             new, events = result
-            written = self._write(new, events, version)
+            written = self._write(new, events, version, previous=current)
             if written is not None:
                 self._remember(new, written[0])
                 return new, written[1]
