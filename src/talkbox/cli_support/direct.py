@@ -41,37 +41,11 @@ def join_room(conference: Conference) -> str:
 class DirectTwilioProvider(TwilioProvider):
     """The Twilio adapter with TwiML given inline and no status callbacks."""
 
-    def place_call(self, conference: Conference, call: Call) -> str:
-        from_ = self._caller_id(conference, call)
-        created = self.retry.run(
-            "calls.create",
-            lambda: self.client.calls.create(
-                to=str(call.endpoint),
-                from_=from_,
-                twiml=join_room(conference),
-                timeout=self.ring_timeout,
-            ),
-            repeatable=False,
-        )
-        return str(created.sid)
+    def answer_options(self, conference: Conference, call: Call) -> dict[str, Any]:
+        return {"twiml": join_room(conference)}
 
-    def add_participant(self, conference: Conference, call: Call) -> str:
-        from_ = self._caller_id(conference, call)
-        created = self.retry.run(
-            "participants.create",
-            lambda: self.client.conferences(conference.id).participants.create(
-                from_=from_,
-                to=str(call.endpoint),
-                label=call.id,
-                timeout=self.ring_timeout,
-                beep="false",
-                early_media=True,
-                start_conference_on_enter=True,
-                end_conference_on_exit=False,
-            ),
-            repeatable=False,
-        )
-        return str(created.call_sid)
+    def callback_options(self, conference: Conference, call: Call) -> dict[str, Any]:
+        return {}  # no webhook reaches a terminal: the CLI polls instead
 
 
 def direct_switchboard(settings: Settings, **options: Any) -> Switchboard:

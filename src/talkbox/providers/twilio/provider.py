@@ -171,19 +171,35 @@ class TwilioProvider(Provider):
         return call.provider_id
 
     # -- commands ------------------------------------------------------------------------------
+    def answer_options(self, conference: Conference, call: Call) -> dict[str, Any]:
+        """How the first leg finds its room once answered, and where its progress is sent:
+        our voice webhook and status callbacks (the CLI's direct mode gives TwiML inline)."""
+        return {
+            "url": self.urls.voice(conference.id, call.id),
+            "method": "POST",
+            "status_callback": self.urls.call_status(call.id),
+            "status_callback_method": "POST",
+            "status_callback_event": list(CALL_EVENTS),
+        }
+
+    def callback_options(self, conference: Conference, call: Call) -> dict[str, Any]:
+        """The status callbacks of a participant leg and of its room."""
+        return {
+            "status_callback": self.urls.call_status(call.id),
+            "status_callback_method": "POST",
+            "status_callback_event": list(CALL_EVENTS),
+            "conference_status_callback": self.urls.conference_status(conference.id),
+            "conference_status_callback_method": "POST",
+            "conference_status_callback_event": list(CONFERENCE_EVENTS),
+        }
+
     def place_call(self, conference: Conference, call: Call) -> str:
         from_ = self._caller_id(conference, call)
+        answer = self.answer_options(conference, call)
         created = self.retry.run(
             "calls.create",
             lambda: self.client.calls.create(
-                to=str(call.endpoint),
-                from_=from_,
-                url=self.urls.voice(conference.id, call.id),
-                method="POST",
-                status_callback=self.urls.call_status(call.id),
-                status_callback_method="POST",
-                status_callback_event=list(CALL_EVENTS),
-                timeout=self.ring_timeout,
+                to=str(call.endpoint), from_=from_, timeout=self.ring_timeout, **answer
             ),
             repeatable=False,
         )
@@ -191,6 +207,7 @@ class TwilioProvider(Provider):
 
     def add_participant(self, conference: Conference, call: Call) -> str:
         from_ = self._caller_id(conference, call)
+        callbacks = self.callback_options(conference, call)
         created = self.retry.run(
             "participants.create",
             lambda: self.client.conferences(conference.id).participants.create(
@@ -202,12 +219,7 @@ class TwilioProvider(Provider):
                 early_media=True,
                 start_conference_on_enter=True,
                 end_conference_on_exit=False,
-                status_callback=self.urls.call_status(call.id),
-                status_callback_method="POST",
-                status_callback_event=list(CALL_EVENTS),
-                conference_status_callback=self.urls.conference_status(conference.id),
-                conference_status_callback_method="POST",
-                conference_status_callback_event=list(CONFERENCE_EVENTS),
+                **callbacks,
             ),
             repeatable=False,
         )
