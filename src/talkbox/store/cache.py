@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -36,3 +37,19 @@ class LRU(Generic[K, V]):
     def pop(self, key: K) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+
+def find_cached(
+    cache: LRU[str, str], keys: Iterable[str], fetch: Callable[[str], str | None]
+) -> str | None:
+    """The room the first known lookup key names: from ``cache``, else ``fetch`` (remembered;
+    a lookup never changes once written, and a miss is not cached)."""
+    for key in keys:
+        known = cache.get(key)
+        if known is not None:
+            return known
+        found = fetch(key)
+        if found is not None:
+            cache.put(key, found)
+            return found
+    return None

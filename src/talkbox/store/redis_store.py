@@ -38,7 +38,7 @@ from talkbox.store.base import (
     is_history,
     parties_of,
 )
-from talkbox.store.cache import LRU
+from talkbox.store.cache import LRU, find_cached
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
 _COMMIT = """
@@ -264,15 +264,12 @@ class RedisStore(Store):
         provider_call_id: str | None = None,
         provider_conference_id: str | None = None,
     ) -> str | None:
-        for key in lookup_key(call_id, provider_call_id, provider_conference_id):
-            known = self._lookups.get(key)
-            if known is not None:
-                return known
+        def fetch(key: str) -> str | None:
             found = self.client.get(f"{self.prefix}:lookup:{key}")
-            if found is not None:
-                self._lookups.put(key, str(found))
-                return str(found)
-        return None
+            return str(found) if found is not None else None
+
+        keys = lookup_key(call_id, provider_call_id, provider_conference_id)
+        return find_cached(self._lookups, keys, fetch)
 
     def live(self) -> list[Conference]:
         ids = _strs(self.client.zrange(f"{self.prefix}:live", 0, -1))

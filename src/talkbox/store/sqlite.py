@@ -18,7 +18,7 @@ from talkbox import events as ev
 from talkbox.errors import Conflict, NotFound
 from talkbox.model import Conference, ConferenceStatus
 from talkbox.store.base import ApiToken, Change, LoggedEvent, Store, User, parties_of
-from talkbox.store.cache import LRU
+from talkbox.store.cache import LRU, find_cached
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
 SCHEMA_VERSION = 2
@@ -172,18 +172,15 @@ class SQLiteStore(Store):
         provider_call_id: str | None = None,
         provider_conference_id: str | None = None,
     ) -> str | None:
-        for key in lookup_key(call_id, provider_call_id, provider_conference_id):
-            known = self._lookups.get(key)
-            if known is not None:
-                return known
+        def fetch(key: str) -> str | None:
             with self._lock:
                 row = self._db.execute(
                     "SELECT conference_id FROM lookup WHERE key=?", (key,)
                 ).fetchone()
-            if row:
-                self._lookups.put(key, str(row[0]))
-                return str(row[0])
-        return None
+            return str(row[0]) if row else None
+
+        keys = lookup_key(call_id, provider_call_id, provider_conference_id)
+        return find_cached(self._lookups, keys, fetch)
 
     def live(self) -> list[Conference]:
         with self._lock:
