@@ -3,6 +3,7 @@ two server processes sharing Redis (a stream on one sees events committed by the
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from talkbox import events
 from talkbox.config import Settings
 from talkbox.model import CallStatus
 from talkbox.providers.base import CallReport
@@ -143,3 +145,39 @@ def test_the_local_provider_is_not_reconciled_at_start_up() -> None:
     tb.reconcile_in_background()
     assert tb.reconciled.is_set()  # at once: nothing was asked of the provider
     tb.close()
+
+
+def test_a_stream_gets_one_rooms_events_in_log_order_whichever_process_committed_them(
+    redis_prefix: str,
+) -> None:
+    """B commits a room's first events, A the next ones. A publishes its own at once, but its
+    streams must not see them before B's, or a reconnect ("after id N") could skip B's."""
+    a = local_app(RedisStore(redis_client(), prefix=redis_prefix))
+    b = local_app(RedisStore(redis_client(), prefix=redis_prefix))
+    tb_a, tb_b = talkbox_of(a), talkbox_of(b)
+    assert tb_a.bridge is not None
+    tb_a.bridge.stop()  # A hears of no commit until the test hands it one
+    bobs_tab = tb_a.hub.open("bob", "tab1")
+    tb_b.switchboard.incoming("+14155552671", "client:bob", provider_call_id="PSTN2")
+    tb_a.switchboard.apply(CallReport(CallStatus.CANCELED, provider_call_id="PSTN2"))
+
+    def call_ids() -> list[int]:
+        ids = []
+        while not bobs_tab.messages.empty():
+            item = bobs_tab.messages.get_nowait()
+            if item is not None and item[0] == "call":
+                ids.append(item[2])
+        return ids
+
+    assert call_ids() == []  # A's own events wait for the log order
+    origin, last = tb_a.store.raw_events(0)[-1]
+    message = {
+        "id": last.id,
+        "origin": origin,
+        "parties": sorted(last.parties),
+        "event": events.to_dict(last.event),
+    }
+    tb_a.bridge.receive(json.dumps(message))  # the last commit arrives first
+    assert call_ids() == list(range(1, last.id + 1))  # B's first, then A's, in order
+    tb_a.close()
+    tb_b.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import redis
 
@@ -29,6 +30,12 @@ class RedisBridge:
         self.store = store
         self.poll = poll
         self.last_id = 0
+        #: Called with *every* entry, this process's own included, in log-id order. A
+        #: consumer that must see one room's events in order whichever process committed
+        #: them (the browser streams: a reconnect resumes "after id N") reads them here rather
+        #: than from the local switchboard, which publishes its own at once, possibly before
+        #: an earlier event another process committed has arrived.
+        self.sinks: list[Callable[[LoggedEvent], None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,8 +101,13 @@ class RedisBridge:
 
     def _deliver(self, origin: str, entry: LoggedEvent) -> None:
         self.last_id = max(self.last_id, entry.id)
+        for sink in self.sinks:
+            try:
+                sink(entry)
+            except Exception:
+                log.exception("an event sink failed on event %s", entry.id)
         if origin == self.store.origin:
-            return  # our own switchboard already published it
+            return  # our own switchboard already published it on the signals
         try:
             ev.publish(entry.event, self, event_id=entry.id, parties=entry.parties)
         except Exception:

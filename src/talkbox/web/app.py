@@ -75,10 +75,13 @@ class Talkbox:
             provider.connect(self.hub, self.switchboard.apply)
             self.hub.add_listener(provider)
         self.bridge = _bridge_for(store)
-        self.hub.start(
-            *([self.switchboard] if self.bridge is None else [self.switchboard, self.bridge])
-        )
-        if self.bridge is not None:
+        if self.bridge is None:
+            self.hub.start(self.switchboard)
+        else:
+            # Several processes share the store: streams take every event from the bridge,
+            # in log order whichever process committed it (see RedisBridge.sinks).
+            self.hub.start()
+            self.bridge.sinks.append(self.hub.deliver)
             self.bridge.start()
         self.reconciled = threading.Event()
 

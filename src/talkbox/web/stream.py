@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from talkbox import events as ev
 from talkbox.errors import Conflict
 from talkbox.providers.local import endpoint_of
-from talkbox.store import Store
+from talkbox.store import LoggedEvent, Store
 
 log = logging.getLogger("talkbox.web.stream")
 
@@ -127,6 +127,10 @@ class StreamHub:
             return sorted({who for (who, _) in self._streams})
 
     # -- streams -----------------------------------------------------------------------------
+    def deliver(self, entry: LoggedEvent) -> None:
+        """An event from the log, in order (the Redis bridge's sink)."""
+        self._on_event(None, event=entry.event, event_id=entry.id, parties=entry.parties)
+
     def _on_event(self, sender: object, **kwargs: Any) -> None:
         event: ev.Event = kwargs["event"]
         event_id: int | None = kwargs.get("event_id")
