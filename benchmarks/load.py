@@ -18,13 +18,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,6 +30,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
+
+from benchmarks.gunicorn import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = "https://load.example.com"
@@ -79,12 +76,6 @@ class Result:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def prepare_users(store_url: str, count: int) -> list[tuple[str, str]]:
     """``count`` users with API tokens, written straight into the store the server will use."""
     from talkbox.store import open_store
@@ -103,57 +94,23 @@ def prepare_users(store_url: str, count: int) -> list[tuple[str, str]]:
     return users
 
 
-class Server:
+class Server(Gunicorn):
     def __init__(self, store_url: str, threads: int) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "TALKBOX_STORE": store_url,
-            "TALKBOX_PROVIDER": "twilio",
-            "TALKBOX_PUBLIC_URL": PUBLIC,
-            "TALKBOX_SECRET_KEY": "load",
-            "TALKBOX_RECONCILE_ON_START": "0",  # Twilio is unreachable here
-            "TWILIO_ACCOUNT_SID": ACCOUNT,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_CALLER_ID": "+14155552671",
-            "TALKBOX_THREADS": str(threads),
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(ROOT / "deploy/gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--access-logfile",
-                "/dev/null",
-                "talkbox.web:create_app()",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        super().__init__(
+            {
+                "TALKBOX_STORE": store_url,
+                "TALKBOX_PROVIDER": "twilio",
+                "TALKBOX_PUBLIC_URL": PUBLIC,
+                "TALKBOX_SECRET_KEY": "load",
+                "TWILIO_ACCOUNT_SID": ACCOUNT,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "TWILIO_CALLER_ID": "+14155552671",
+                "TALKBOX_THREADS": str(threads),
+            }
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the server did not become ready")
 
     def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # the master and its workers
-        self.proc.wait(10)
+        self.kill()
 
 
 class Streams:

@@ -11,17 +11,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from benchmarks.gunicorn import Gunicorn
 from benchmarks.webhook_app import ACCOUNT, AUTH_TOKEN, PUBLIC, leg_sid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +99,6 @@ def measure(seconds: float = 10.0, rounds: int = 2) -> tuple[float, float]:
         raise RuntimeError("wrk is not installed (Debian package wrk)")
     legs = int(seconds * 6000) + 1000  # more than wrk can send: every request is a first
     with tempfile.TemporaryDirectory() as tmp:
-        port = 18000 + os.getpid() % 1000
         data = Path(tmp) / "requests.tsv"
         requests_file(data, legs)
         scripts = {}
@@ -116,43 +112,15 @@ def measure(seconds: float = 10.0, rounds: int = 2) -> tuple[float, float]:
             "TALKBOX_WORKERS": "1",
             "TALKBOX_THREADS": "16",
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(ROOT / "deploy/gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--access-logfile",
-                "/dev/null",
-                "benchmarks.webhook_app:create()",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        server = Gunicorn(env, target="benchmarks.webhook_app:create()", ready_path="/healthz")
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/healthz", timeout=5)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            url = server.url
             hooks, bares = [], []
             for _ in range(rounds):
                 bares.append(wrk(url, scripts["bare"], data, seconds / rounds))
                 hooks.append(wrk(url, scripts["hook"], data, seconds / rounds))
         finally:
-            os.killpg(server.pid, signal.SIGKILL)  # the master and its workers
-            server.wait(10)
+            server.kill()
     return max(hooks), max(bares)
 
 
