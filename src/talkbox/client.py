@@ -105,13 +105,15 @@ class ServerClient:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.call("POST", path, body if body is not None else {})
 
-    def stream(self, device: str, last_event_id: int | None = None) -> Iterator[Message]:
+    def stream(
+        self, device: str, last_event_id: int | None = None, *, observe: bool = False
+    ) -> Iterator[Message]:
         """The user's event stream, message by message, until the server closes it.
 
-        The stream registers ``device`` as one of the user's devices (that is how the server
-        knows whom to send events); keep-alive comments are skipped.
+        The stream registers ``device`` as one of the user's devices; with ``observe`` it only
+        watches (never rung, not counted as online). Keep-alive comments are skipped.
         """
-        path = f"/stream?device={quote(device)}"
+        path = f"/stream?device={quote(device)}" + ("&observe=1" if observe else "")
         if last_event_id is not None:
             path += f"&last_event_id={last_event_id}"
         request = self._request("GET", path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from werkzeug.test import TestResponse
 
@@ -118,3 +119,32 @@ def test_a_page_leaving_ends_only_its_own_stream(alice: User, tb: Talkbox) -> No
     assert alice.post("/api/devices/device-a1/away", {"stream": token}).status_code == 204
     assert tb.hub.devices("alice") == []
     assert alice.post("/api/devices/device-a1/away", {}).status_code == 400
+
+
+def test_an_observer_gets_events_but_is_no_device(alice: User, tb: Talkbox, app: Any) -> None:
+    """``talkbox watch`` opens an observer stream: it sees the user's calls, but it is not
+    rung, does not make the user look online, and takes no device slot."""
+    from tests.web.conftest import User as LoggedIn
+
+    bob = LoggedIn(app, "bob")
+    watcher = tb.hub.open("bob", "bobs-cli-watch", observer=True)
+    assert tb.hub.devices("bob") == []
+    assert "bob" not in tb.hub.online()
+    Device(tb, "alice", "alices-laptop-1")
+    call = {"to": "bob", "device": "alices-laptop-1"}
+    offline = alice.post("/api/calls", json=call)
+    assert offline.status_code == 409  # an observer cannot answer: bob is offline
+    assert "bob is offline" in offline.json["message"]  # type: ignore[index]
+    Device(tb, "bob", "bobs-laptop-1")
+    placed = alice.post("/api/calls", json=call)
+    assert placed.status_code == 201, placed.json
+    seen = []
+    while not watcher.messages.empty():
+        item = watcher.messages.get_nowait()
+        assert item is not None
+        assert item[0] == "call"  # events only: no invite, no signalling
+        seen.append(item[1]["type"])
+    assert "conference-created" in seen
+    stream = bob.get("/api/stream?device=bobs-cli-watch&observe=1", buffered=False)
+    assert stream.status_code == 200
+    stream.close()

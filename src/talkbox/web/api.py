@@ -479,7 +479,9 @@ def stream() -> Response:
     if last is not None and not last.isdigit():
         raise BadInput("Last-Event-ID must be an event id")
     hub = tb().hub
-    device_stream = hub.open(me().name, device)
+    # ``observe=1``: the user's events without being one of their devices (``talkbox watch``).
+    observe = request.args.get("observe", "").lower() in ("1", "true")
+    device_stream = hub.open(me().name, device, observer=observe)
     response = Response(
         hub.iterate(device_stream, int(last) if last else None), mimetype="text/event-stream"
     )

@@ -83,6 +83,7 @@ class StreamHub:
         self.keepalive = keepalive
         self._lock = threading.Lock()
         self._streams: dict[tuple[str, str], DeviceStream] = {}
+        self._observers: dict[tuple[str, str], DeviceStream] = {}
         self._listeners: list[PresenceListener] = []
         self._receiver: Callable[..., None] = self._on_event  # a strong reference for blinker
 
@@ -98,8 +99,9 @@ class StreamHub:
         for sender in getattr(self, "_senders", ()):
             ev.event_published.disconnect(self._receiver, sender=sender)
         with self._lock:
-            streams = list(self._streams.values())
+            streams = [*self._streams.values(), *self._observers.values()]
             self._streams.clear()
+            self._observers.clear()
         for stream in streams:
             stream.close()
 
@@ -142,11 +144,24 @@ class StreamHub:
         data = ev.to_dict(event)
         with self._lock:
             targets = [s for (who, _), s in self._streams.items() if who in identities]
+            targets += [s for (who, _), s in self._observers.items() if who in identities]
         for stream in targets:
             stream.put(("call", data, event_id))
 
-    def open(self, identity: str, device_id: str) -> DeviceStream:
-        """Register a device; the stream it replaces (same device) is told so and ends."""
+    def open(self, identity: str, device_id: str, *, observer: bool = False) -> DeviceStream:
+        """Register a device; the stream it replaces (same device) is told so and ends.
+
+        An ``observer`` (``talkbox watch``, a dashboard) gets the user's call events but is no
+        device: it is not rung, not counted as online, and takes no device slot.
+        """
+        if observer:
+            watcher = DeviceStream(identity, device_id)
+            with self._lock:
+                old_watcher = self._observers.get((identity, device_id))
+                self._observers[(identity, device_id)] = watcher
+            if old_watcher is not None:
+                old_watcher.close()
+            return watcher
         stream = DeviceStream(identity, device_id)
         with self._lock:
             old = self._streams.get((identity, device_id))
@@ -171,6 +186,10 @@ class StreamHub:
     def close(self, stream: DeviceStream) -> None:
         """A stream ended; the device is offline unless a newer stream replaced it."""
         with self._lock:
+            key = (stream.identity, stream.device_id)
+            if self._observers.get(key) is stream:
+                del self._observers[key]
+                return
             current = self._streams.get((stream.identity, stream.device_id))
             if current is not stream:
                 return
