@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from benchmarks.browser import CHROMIUM, FLAGS  # one list of the flags BROWSER-TESTING.md gives
 from werkzeug.serving import make_server
 
 from talkbox.config import Settings
@@ -23,20 +24,6 @@ from talkbox.providers.local import LocalProvider
 from talkbox.store import MemoryStore, SQLiteStore
 from talkbox.web import talkbox_of
 
-CHROMIUM = os.environ.get("TALKBOX_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RING_TIMEOUT = 4.0
 GRACE = 2.0
 PASSWORD = "e2e-password"

@@ -10,7 +10,6 @@ killed and restarted servers wrote.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from talkbox.model import CallStatus, ConferenceStatus, EndReason
 from talkbox.store import Store, open_store
 from talkbox.switchboard import Switchboard
 from tests.integration.servers import Server, twilio_env
-from tests.store.redis_fixture import REDIS_URL, redis_client
+from tests.store.redis_fixture import REDIS_URL, scratch_prefix
 from tests.twilio_sim import CALLER_ID, FakeTwilio, Leg, _call_body, provider, voice
 
 CALLS = 50
@@ -33,12 +32,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/crash.db"
         return
-    client = redis_client()
-    prefix = f"tbtest_{secrets.token_hex(4)}"
-    yield f"{REDIS_URL}?prefix={prefix}"
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+    with scratch_prefix() as prefix:
+        yield f"{REDIS_URL}?prefix={prefix}"
 
 
 def snapshot(store: Store) -> list[tuple[str, str, list[tuple[str, str, str | None]]]]:

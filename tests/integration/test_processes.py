@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -21,28 +20,24 @@ import requests
 from talkbox.store.redis_store import RedisStore
 from talkbox.web.auth import Accounts
 from tests.integration.servers import Server, twilio_env
-from tests.store.redis_fixture import REDIS_URL, redis_client
+from tests.store.redis_fixture import REDIS_URL, redis_client, scratch_prefix
 from tests.twilio_sim import Leg, inbound_sid, voice
 
 
 @pytest.fixture
 def deployment() -> Iterator[tuple[Server, Server, str]]:
     pytest.importorskip("gunicorn")
-    client = redis_client()
-    prefix = f"tbtest_{secrets.token_hex(4)}"
-    accounts = Accounts(RedisStore(client, prefix=prefix))
-    accounts.hash_method = "pbkdf2:sha256:1000"
-    accounts.create_user("bob", "long-enough-pw")
-    _, secret = accounts.issue_token("bob", "test")
-    env = twilio_env(f"{REDIS_URL}?prefix={prefix}")
-    a, b = Server(env), Server(env)
-    yield a, b, secret
-    for server in (a, b):
-        if server.proc.poll() is None:
-            server.kill()  # a graceful stop would wait for the open event stream
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+    with scratch_prefix() as prefix:
+        accounts = Accounts(RedisStore(redis_client(), prefix=prefix))
+        accounts.hash_method = "pbkdf2:sha256:1000"
+        accounts.create_user("bob", "long-enough-pw")
+        _, secret = accounts.issue_token("bob", "test")
+        env = twilio_env(f"{REDIS_URL}?prefix={prefix}")
+        a, b = Server(env), Server(env)
+        yield a, b, secret
+        for server in (a, b):
+            if server.proc.poll() is None:
+                server.kill()  # a graceful stop would wait for the open event stream
 
 
 def read_stream(url: str, token: str, into: queue.Queue[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -28,16 +29,26 @@ def redis_client():  # type: ignore[no-untyped-def]
     return client
 
 
+@contextmanager
+def scratch_prefix() -> Iterator[str]:
+    """A fresh key prefix for one test; every key under it is deleted afterwards."""
+    client = redis_client()
+    prefix = f"tbtest_{secrets.token_hex(4)}"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+        client.close()
+
+
 def redis_store(request: pytest.FixtureRequest) -> Iterator[object]:
     from talkbox.store.redis_store import RedisStore
 
-    client = redis_client()
-    prefix = f"tbtest_{secrets.token_hex(4)}"
-    store = RedisStore(client, prefix=prefix)
-    try:
-        yield store
-    finally:
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with scratch_prefix() as prefix:
+        store = RedisStore(redis_client(), prefix=prefix)
+        try:
+            yield store
+        finally:
+            store.close()

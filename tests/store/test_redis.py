@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import threading
 from collections.abc import Iterator
 
@@ -15,19 +14,14 @@ from talkbox.store import open_store
 from talkbox.store.redis_store import RedisStore, parse_entry
 from talkbox.switchboard import Switchboard
 from tests.fakes import Clock, FakeProvider, Phone
-from tests.store.redis_fixture import REDIS_URL, redis_client
+from tests.store.redis_fixture import REDIS_URL, redis_client, scratch_prefix
 from tests.store.test_contract import created, room
 
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    client = redis_client()
-    name = f"tbtest_{secrets.token_hex(4)}"
-    yield name
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with scratch_prefix() as name:
+        yield name
 
 
 def two_stores(prefix: str, **kw: int) -> tuple[RedisStore, RedisStore]:

@@ -4,7 +4,6 @@ sharing one Redis: each process's subscribers see every event exactly once, in l
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from talkbox.store.redis_bridge import RedisBridge
 from talkbox.store.redis_store import RedisStore
 from talkbox.switchboard import Switchboard
 from tests.fakes import Clock, FakeProvider, Phone
-from tests.store.redis_fixture import redis_client
+from tests.store.redis_fixture import redis_client, scratch_prefix
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -52,16 +51,12 @@ class Process:
 
 @pytest.fixture
 def pair() -> Iterator[tuple[Process, Process]]:
-    prefix = f"tbtest_{secrets.token_hex(4)}"
     provider, clock = FakeProvider(), Clock()
-    a, b = Process(prefix, provider, clock), Process(prefix, provider, clock)
-    yield a, b
-    a.close()
-    b.close()
-    client = redis_client()
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+    with scratch_prefix() as prefix:
+        a, b = Process(prefix, provider, clock), Process(prefix, provider, clock)
+        yield a, b
+        a.close()
+        b.close()
 
 
 def test_events_made_in_one_process_reach_the_other_exactly_once(

@@ -4,7 +4,6 @@ two server processes sharing Redis (a stream on one sees events committed by the
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -20,7 +19,7 @@ from talkbox.store import MemoryStore, Store
 from talkbox.store.redis_store import RedisStore
 from talkbox.web import create_app, talkbox_of
 from tests.fakes import ManualTimers
-from tests.store.redis_fixture import redis_client
+from tests.store.redis_fixture import redis_client, scratch_prefix
 from tests.web.conftest import inline
 
 
@@ -79,12 +78,8 @@ def test_the_twilio_provider_brings_its_webhooks() -> None:
 
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
-    client = redis_client()
-    prefix = f"tbtest_{secrets.token_hex(4)}"
-    yield prefix
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+    with scratch_prefix() as prefix:
+        yield prefix
 
 
 def test_two_processes_on_redis_share_calls_and_events(redis_prefix: str) -> None:
