@@ -486,20 +486,7 @@ class Switchboard:
     def _record_failure(
         self, conference_id: str, command: str, call_id: str | None, error: Exception
     ) -> None:
-        def record(b: Builder) -> None:
-            b.emit(
-                ev.CommandFailed(
-                    at=b.now,
-                    conference_id=conference_id,
-                    command=command,
-                    call_id=call_id,
-                    message=str(error),
-                    code=_code(error),
-                )
-            )
-            b.changed = True
-
-        self._change(conference_id, record)
+        self._change(conference_id, lambda b: b.command_failed(command, call_id, error))
 
     def hangup(self, call_id: str) -> None:
         """End one leg. In a two-party call that ends the call; in a conference, that person
@@ -666,11 +653,6 @@ def _many(value: Any) -> list[Any]:
     if not items:
         raise InvalidEndpoint("", "nobody to call: give at least one endpoint")
     return items
-
-
-def _code(exc: Exception) -> str | None:
-    code = getattr(exc, "code", None)
-    return str(code) if code is not None else None
 
 
 __all__ = ["Applied", "Switchboard"]

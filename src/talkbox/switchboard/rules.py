@@ -89,6 +89,21 @@ class Builder:
     def emit(self, event: ev.Event) -> None:
         self.events.append(event)
 
+    def command_failed(self, command: str, call_id: str | None, error: Exception) -> None:
+        """Publish that the provider refused ``command`` (the log keeps it: ``changed``)."""
+        code = getattr(error, "code", None)
+        self.emit(
+            ev.CommandFailed(
+                at=self.now,
+                conference_id=self.conf.id,
+                command=command,
+                call_id=call_id,
+                message=str(error),
+                code=str(code) if code is not None else None,
+            )
+        )
+        self.changed = True
+
     def effect(self, kind: EffectKind, call: Call, reason: EndReason | None = None) -> None:
         self.effects.append(Effect(kind, self.conf.id, call.id, reason))
 
@@ -437,18 +452,7 @@ def record_placement(b: Builder, call: Call, provider_id: str) -> None:
 def placement_failed(b: Builder, call: Call, command: str, error: Exception) -> None:
     """The provider refused a leg: it failed, with the provider's reason when it has one."""
     reason = getattr(error, "reason", None)
-    code = getattr(error, "code", None)
-    b.emit(
-        ev.CommandFailed(
-            at=b.now,
-            conference_id=b.conf.id,
-            command=command,
-            call_id=call.id,
-            message=str(error),
-            code=str(code) if code is not None else None,
-        )
-    )
-    b.changed = True
+    b.command_failed(command, call.id, error)
     if call.is_live:
         b.advance(
             call,
