@@ -232,12 +232,12 @@ def test_only_loopback_candidates_are_relayed_on_loopback(world: World) -> None:
 
 
 def test_only_the_newest_ended_legs_are_remembered(world: World) -> None:
-    world.provider.keep_ended = 2  # type: ignore[misc]
+    world.provider._book.keep_ended = 2
     world.online("alice", "a1")
     world.online("bob", "b1")
     for _ in range(4):
         conf_id, _ = world.originate("alice", "a1", "client:bob")
         world.board.hangup(world.board.get(conf_id).caller.id)
         world.settle()
-    assert len(world.provider._legs) == 2
-    assert len(world.provider._by_call) == 2
+    assert len(world.provider._book.legs) == 2
+    assert len(world.provider._book.by_call) == 2

@@ -264,3 +264,43 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     for bad in ("postgres://x", "sqlite:", "sqlite://host/x"):
         with pytest.raises(ConfigError):
             open_store(bad)
+
+
+def test_provider_state_saves_replaces_and_deletes_per_provider(store: Store) -> None:
+    assert store.provider_state("local") == {}
+    store.put_provider_state("local", {"leg_1": '{"a": 1}', "leg_2": "two"})
+    store.put_provider_state("other", {"leg_1": "not local's"})
+    store.put_provider_state("local", {"leg_1": '{"a": 2}', "leg_2": None, "leg_3": "3"})
+    assert store.provider_state("local") == {"leg_1": '{"a": 2}', "leg_3": "3"}
+    assert store.provider_state("other") == {"leg_1": "not local's"}
+    store.put_provider_state("local", {"missing": None})  # deleting nothing is fine
+    assert len(store.provider_state("local")) == 2
+
+
+def test_lock_excludes_other_threads(store: Store) -> None:
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def work(n: int) -> None:
+        for _ in range(20):
+            with store.lock("test-lock", timeout=5):
+                inside.append(n)
+                if len(inside) > 1:
+                    overlaps.append(n)
+                inside.remove(n)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+
+
+def test_sqlite_provider_state_survives_a_restart(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "t.db")
+    first.put_provider_state("local", {"leg_1": "held by tab 1"})
+    first.close()
+    again = SQLiteStore(tmp_path / "t.db")
+    assert again.provider_state("local") == {"leg_1": "held by tab 1"}
+    again.close()

@@ -10,9 +10,12 @@ room cannot lose each other's update.
 from __future__ import annotations
 
 import functools
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import ClassVar
 
 from talkbox.events import ConferenceEnded, Event
 from talkbox.model import Conference
@@ -142,6 +145,47 @@ class Store(ABC):
     def delete_token(self, user: str, token_id: str) -> bool:
         """Revoke one of ``user``'s tokens; whether it existed."""
         raise NotImplementedError(f"{type(self).__name__} does not keep tokens")
+
+    # -- provider state ----------------------------------------------------------------------
+    # Small keyed texts a provider keeps beside the rooms (the local provider's legs: which
+    # device holds which call), so that its calls survive a restart and, in a store several
+    # processes share, are seen by all of them. Not abstract: the defaults keep them in this
+    # process only, which is all a store that is neither durable nor shared can offer.
+
+    #: Whether several server processes may use this store at once. Providers that keep state
+    #: of their own then re-read it under :meth:`lock` for every change.
+    shared: ClassVar[bool] = False
+
+    def provider_state(self, provider: str) -> dict[str, str]:
+        """Every entry ``provider`` saved (``key -> text``)."""
+        with self._state_guard():
+            return dict(self._local_state().get(provider, {}))
+
+    def put_provider_state(self, provider: str, changes: Mapping[str, str | None]) -> None:
+        """Save entries (text) and delete them (None), all or none."""
+        with self._state_guard():
+            entries = self._local_state().setdefault(provider, {})
+            for key, value in changes.items():
+                if value is None:
+                    entries.pop(key, None)
+                else:
+                    entries[key] = value
+
+    def lock(self, name: str, timeout: float = 10.0) -> AbstractContextManager[object]:
+        """Mutual exclusion over every process using this store (here: this process's
+        threads). ``timeout`` bounds both the wait and how long a crashed holder blocks others;
+        not re-entrant."""
+        with self._state_guard():
+            locks: dict[str, threading.Lock] = self.__dict__.setdefault("_named_locks", {})
+            return locks.setdefault(name, threading.Lock())
+
+    def _local_state(self) -> dict[str, dict[str, str]]:
+        state: dict[str, dict[str, str]] = self.__dict__.setdefault("_provider_state", {})
+        return state
+
+    def _state_guard(self) -> threading.Lock:
+        guard: threading.Lock = self.__dict__.setdefault("_state_lock", threading.Lock())
+        return guard
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default does nothing."""

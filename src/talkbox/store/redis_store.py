@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -393,6 +394,30 @@ class RedisStore(Store):
         pipe.srem(f"{self.prefix}:tokens:{user}", token_id)
         pipe.execute()
         return True
+
+    # -- provider state (shared by every process) ----------------------------------------------
+    shared = True
+
+    def provider_state(self, provider: str) -> dict[str, str]:
+        return _hash(self.client.hgetall(f"{self.prefix}:pstate:{provider}"))
+
+    def put_provider_state(self, provider: str, changes: Mapping[str, str | None]) -> None:
+        key = f"{self.prefix}:pstate:{provider}"
+        pipe = self.client.pipeline(transaction=True)
+        for field, value in changes.items():
+            if value is None:
+                pipe.hdel(key, field)
+            else:
+                pipe.hset(key, field, value)
+        pipe.execute()
+
+    def lock(self, name: str, timeout: float = 10.0) -> AbstractContextManager[object]:
+        """redis-py's lock (a token under ``SET NX PX``, released by a script that checks the
+        token): a process killed while holding it blocks the others for ``timeout`` at most."""
+        lock: AbstractContextManager[object] = self.client.lock(
+            f"{self.prefix}:lock:{name}", timeout=timeout, blocking_timeout=timeout
+        )
+        return lock
 
     def close(self) -> None:
         self.client.close()

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from talkbox.store.base import ApiToken, Change, LoggedEvent, Store, User, parti
 from talkbox.store.cache import LRU, find_cached
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conferences (
     id TEXT PRIMARY KEY,
@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     label TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS provider_state (
+    provider TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (provider, key)
+);
 """
 
 
@@ -82,7 +88,7 @@ class SQLiteStore(Store):
                 raise RuntimeError(
                     f"{path} was written by a newer talkbox (schema {version}); upgrade talkbox"
                 )
-            # Every statement is IF NOT EXISTS: schema 1 files gain the user tables in place.
+            # Every statement is IF NOT EXISTS: older files gain the newer tables in place.
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -226,6 +232,24 @@ class SQLiteStore(Store):
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return self._rows_to_events(rows)
+
+    def provider_state(self, provider: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM provider_state WHERE provider=?", (provider,)
+            ).fetchall()
+        return dict(rows)
+
+    def put_provider_state(self, provider: str, changes: Mapping[str, str | None]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM provider_state WHERE provider=? AND key=?",
+                [(provider, k) for k, v in changes.items() if v is None],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO provider_state(provider, key, value) VALUES (?,?,?)",
+                [(provider, k, v) for k, v in changes.items() if v is not None],
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -250,7 +250,7 @@ def dial() -> tuple[Response, int]:
     if target.is_client and tb().store.get_user(target.value) is None:
         raise NotFound("user", target.value)
     provider = tb().local
-    if provider is not None and target.is_client and not tb().hub.devices(target.value):
+    if provider is not None and target.is_client and not tb().devices.devices(target.value):
         raise Offline(f"{target.value} is offline")
     board = tb().switchboard
     if provider is not None and device is not None:
@@ -375,7 +375,7 @@ def room_leg(conference_id: str, call_id: str) -> str:
 def require_reachable(target: Endpoint) -> None:
     """Local provider: refuse at once someone who cannot ring (no device online, or a number
     no simulated telephone registered), rather than fail a moment later as an event."""
-    if tb().local is None or tb().hub.devices(target.value):
+    if tb().local is None or tb().devices.devices(target.value):
         return
     if target.is_client:
         raise Offline(f"{target.value} is offline")

@@ -27,6 +27,7 @@ from talkbox.errors import ConfigError
 from talkbox.providers import load
 from talkbox.providers.base import Provider
 from talkbox.providers.local import LocalProvider
+from talkbox.providers.local.devices import DeviceHub
 from talkbox.store import Store, open_store
 from talkbox.switchboard import Switchboard
 from talkbox.web.auth import Accounts, LoginThrottle
@@ -71,8 +72,16 @@ class Talkbox:
         self.hub = StreamHub(store, keepalive=keepalive)
         self.accounts = Accounts(store)
         self.login_throttle = LoginThrottle()
+        #: Every connected device: this process's streams, or with a shared store those of
+        #: every process (a call placed through one process rings a browser on another).
+        self.devices: DeviceHub = self.hub
+        self.shared_hub = _shared_hub_for(store, self.hub)
+        if self.shared_hub is not None:
+            self.devices = self.shared_hub
+            self.hub.online_source = self.shared_hub.online
+            self.hub.add_listener(self.shared_hub)  # before the provider: presence first
         if isinstance(provider, LocalProvider):
-            provider.connect(self.hub, self.switchboard.apply)
+            provider.connect(self.devices, self.switchboard.apply, store)
             self.hub.add_listener(provider)
         self.bridge = _bridge_for(store)
         if self.bridge is None:
@@ -88,10 +97,10 @@ class Talkbox:
     def reconcile_in_background(self) -> None:
         """Bring the store up to date with the provider's live view without delaying start-up.
 
-        Not for the local provider: its legs live in this process, so right after a restart it
-        knows none of them, and reconciling would end every call its browsers are about to
-        reconnect to."""
-        if isinstance(self.provider, LocalProvider):
+        The local provider takes its legs up from the store first (see ``LocalProvider.connect``);
+        one without a store knows none after a restart, and reconciling would end every call
+        its browsers are about to reconnect to."""
+        if isinstance(self.provider, LocalProvider) and not self.provider.persistent:
             self.reconciled.set()
             return
 
@@ -177,13 +186,15 @@ class Talkbox:
                 self.switchboard,
                 self.provider,
                 self.settings,
-                is_online=lambda identity: bool(self.hub.devices(identity)),
+                is_online=lambda identity: bool(self.devices.devices(identity)),
             )
         )
 
     def close(self) -> None:
         if self.bridge is not None:
             self.bridge.stop()
+        if self.shared_hub is not None:
+            self.shared_hub.stop()
         self.hub.stop()
         if isinstance(self.provider, LocalProvider):
             self.provider.close()
@@ -202,6 +213,19 @@ def _bridge_for(store: Store) -> Any:
     from talkbox.store.redis_bridge import RedisBridge
 
     return RedisBridge(store)  # started once the stream hub listens to it
+
+
+def _shared_hub_for(store: Store, hub: StreamHub) -> Any:
+    """With a Redis store, devices connected to other processes count too."""
+    try:
+        from talkbox.store.redis_store import RedisStore
+    except ImportError:
+        return None
+    if not isinstance(store, RedisStore):
+        return None
+    from talkbox.web.shared_hub import SharedDeviceHub
+
+    return SharedDeviceHub(hub, store).start()
 
 
 def health_blueprint(tb: Talkbox) -> Blueprint:

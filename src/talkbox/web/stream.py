@@ -85,6 +85,8 @@ class StreamHub:
         self._streams: dict[tuple[str, str], DeviceStream] = {}
         self._observers: dict[tuple[str, str], DeviceStream] = {}
         self._listeners: list[PresenceListener] = []
+        #: Who is online, when more than this process's streams count (several processes).
+        self.online_source: Callable[[], list[str]] | None = None
         self._receiver: Callable[..., None] = self._on_event  # a strong reference for blinker
 
     def start(self, *senders: object) -> None:
@@ -125,6 +127,12 @@ class StreamHub:
         return len(targets)
 
     def online(self) -> list[str]:
+        """Users with a device connected (to any process, given an ``online_source``)."""
+        if self.online_source is not None:
+            return self.online_source()
+        return self.local_online()
+
+    def local_online(self) -> list[str]:
         with self._lock:
             return sorted({who for (who, _) in self._streams})
 
@@ -180,7 +188,7 @@ class StreamHub:
         for listener in self._listeners:
             listener.device_online(identity, device_id)
         if first:
-            self._broadcast_presence()
+            self.broadcast_presence()
         return stream
 
     def close(self, stream: DeviceStream) -> None:
@@ -198,7 +206,7 @@ class StreamHub:
         for listener in self._listeners:
             listener.device_offline(stream.identity, stream.device_id)
         if last:
-            self._broadcast_presence()
+            self.broadcast_presence()
 
     def away(self, identity: str, device_id: str, token: str) -> bool:
         """The page holding the stream ``token`` is going away (closed or reloading): treat
@@ -212,7 +220,7 @@ class StreamHub:
         self.close(stream)
         return True
 
-    def _broadcast_presence(self) -> None:
+    def broadcast_presence(self) -> None:
         online = self.online()
         with self._lock:
             streams = list(self._streams.values())

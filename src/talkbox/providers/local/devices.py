@@ -5,6 +5,7 @@ and the legs it is ringing or carrying. Kept apart from the provider's rules so 
 from __future__ import annotations
 
 import ipaddress
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,9 +63,60 @@ class Leg:
     state: LegState = LegState.INVITING
     device_id: str | None = None  # the device holding the leg once answered
     rung: set[str] = field(default_factory=set)  # devices invited
-    timer: Timer | None = None
+    timer: Timer | None = None  # this process's ring timer, never saved
     muted: bool = False
     on_hold: bool = False
+    #: Sequence of the leg's next report: kept with the leg (not per process) so that reports
+    #: made by another process, or after a restart, still count as newer.
+    seq: int = 0
+    #: When ringing ends with no-answer (wall clock), so that any process can enforce it.
+    ring_deadline: float | None = None
+    #: Since when the device holding this answered leg has been connected nowhere.
+    away_since: float | None = None
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def to_json(self) -> str:
+        """The leg as saved in the store (everything but this process's timer)."""
+        return json.dumps(
+            {
+                "id": self.id,
+                "identity": self.identity,
+                "conference_id": self.conference_id,
+                "call_id": self.call_id,
+                "caller": self.caller,
+                "state": self.state.value,
+                "device_id": self.device_id,
+                "rung": sorted(self.rung),
+                "muted": self.muted,
+                "on_hold": self.on_hold,
+                "seq": self.seq,
+                "ring_deadline": self.ring_deadline,
+                "away_since": self.away_since,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Leg:
+        data = json.loads(text)
+        return cls(
+            id=data["id"],
+            identity=data["identity"],
+            conference_id=data["conference_id"],
+            call_id=data["call_id"],
+            caller=data["caller"],
+            state=LegState(data["state"]),
+            device_id=data["device_id"],
+            rung=set(data["rung"]),
+            muted=data["muted"],
+            on_hold=data["on_hold"],
+            seq=data["seq"],
+            ring_deadline=data["ring_deadline"],
+            away_since=data["away_since"],
+        )
 
 
 def is_loopback_candidate(candidate: str) -> bool:

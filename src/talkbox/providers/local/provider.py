@@ -29,13 +29,11 @@ provider calls must not re-enter it.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -54,6 +52,7 @@ from talkbox.providers.base import (
     Provider,
     Report,
 )
+from talkbox.providers.local.book import LegBook
 from talkbox.providers.local.devices import (
     RELAYED,
     DeviceHub,
@@ -65,6 +64,7 @@ from talkbox.providers.local.devices import (
     is_loopback_candidate,
     thread_timer,
 )
+from talkbox.store.base import Store
 
 log = logging.getLogger("talkbox.providers.local")
 
@@ -87,8 +87,6 @@ class LocalProvider(Provider):
     """Browser-to-browser calls with no account and no internet. Registered as ``local``."""
 
     name: ClassVar[str] = "local"
-    #: How many ended legs to remember.
-    keep_ended: ClassVar[int] = 1000
 
     def __init__(
         self,
@@ -99,33 +97,59 @@ class LocalProvider(Provider):
         loopback_only: bool = False,
         schedule: Scheduler = thread_timer,
         clock: Callable[[], float] = time.time,
+        sweep_every: float | None = 2.0,
     ) -> None:
         self.hub = hub
         self.ring_timeout = ring_timeout
         self.grace = grace
         self.loopback_only = loopback_only
+        self.sweep_every = sweep_every
         self._schedule = schedule
         self._clock = clock
-        self._lock = threading.RLock()
-        self._legs: dict[str, Leg] = {}
-        self._by_call: dict[str, str] = {}
+        self._book = LegBook()
         self._gone: dict[tuple[str, str], Timer] = {}
-        self._ended: deque[str] = deque()
-        self._seq = itertools.count(1)
         self._sink: Callable[[Report], object] | None = None
         self._reports: queue.Queue[Report | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._sweeper: Timer | None = None
+        self._sweep_lock = threading.Lock()
+        self._closed = False
 
     # -- wiring ------------------------------------------------------------------------------
-    def connect(self, hub: DeviceHub, sink: Callable[[Report], object]) -> None:
-        """Attach the device hub and the report sink (usually ``Switchboard.apply``)."""
+    def connect(
+        self, hub: DeviceHub, sink: Callable[[Report], object], store: Store | None = None
+    ) -> None:
+        """Attach the device hub and the report sink (usually ``Switchboard.apply``).
+
+        With a ``store``, the legs are kept there: after a restart the legs found in it are
+        taken up again (browsers reconnect within the grace period and get their calls back),
+        and processes sharing the store share the legs.
+        """
         self.hub = hub
         self._sink = sink
+        if store is not None:
+            with self._book.transaction():
+                restored = self._book.attach(store)
+                now = self._clock()
+                for leg in restored:
+                    if leg.state in (LegState.INVITING, LegState.RINGING):
+                        left = max(0.0, (leg.ring_deadline or now) - now)
+                        leg.timer = self._schedule(left, self._ring_timer(leg.id))
+            if restored:
+                log.info("took up %d live legs from the store", len(restored))
         if self._worker is None:
             self._worker = threading.Thread(
                 target=self._deliver, name="talkbox-local-reports", daemon=True
             )
             self._worker.start()
+        if self._sweeper is None and self.sweep_every is not None:
+            self._sweeper = self._schedule(self.sweep_every, self._sweep_tick)
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the legs are kept in a store (so that this provider's live view survives a
+        restart and a reconcile at start-up is safe)."""
+        return self._book.store is not None
 
     def _deliver(self) -> None:
         while True:
@@ -146,8 +170,12 @@ class LocalProvider(Provider):
             self._reports.join()
 
     def close(self) -> None:
-        with self._lock:
-            for leg in self._legs.values():
+        with self._sweep_lock:
+            self._closed = True
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+        with self._book.transaction() as legs:
+            for leg in legs.values():
                 if leg.timer is not None:
                     leg.timer.cancel()
             for timer in self._gone.values():
@@ -167,7 +195,7 @@ class LocalProvider(Provider):
                 timestamp=self._clock(),
                 call_id=leg.call_id,
                 provider_call_id=leg.id,
-                sequence=next(self._seq),
+                sequence=leg.next_seq(),
                 **kw,
             )
         )
@@ -180,7 +208,7 @@ class LocalProvider(Provider):
                 conference_id=leg.conference_id,
                 call_id=leg.call_id,
                 provider_call_id=leg.id,
-                sequence=next(self._seq),
+                sequence=leg.next_seq(),
                 muted=leg.muted,
                 on_hold=leg.on_hold,
             )
@@ -210,7 +238,7 @@ class LocalProvider(Provider):
                 code="unreachable",
                 reason=EndReason.INVALID_NUMBER,
             )
-        with self._lock:
+        with self._book.transaction():
             size = len(self.room_legs(conference.id))
         if size >= MESH_LIMIT:
             raise ProviderError(
@@ -229,11 +257,11 @@ class LocalProvider(Provider):
             call_id=call.id,
             caller=str(conference.owner),
         )
-        with self._lock:
-            self._legs[leg.id] = leg
-            self._by_call[call.id] = leg.id
+        with self._book.transaction():
+            self._book.add(leg)
             leg.rung = set(devices)
-            leg.timer = self._schedule(self.ring_timeout, lambda: self._no_answer(leg.id))
+            leg.ring_deadline = self._clock() + self.ring_timeout
+            leg.timer = self._schedule(self.ring_timeout, self._ring_timer(leg.id))
             for device in devices:
                 self._send(identity, self._invitation(leg), device)
         return leg.id
@@ -248,7 +276,7 @@ class LocalProvider(Provider):
         }
 
     def hangup(self, call: Call) -> None:
-        with self._lock:
+        with self._book.transaction():
             leg = self._leg_of(call)
             if leg is not None:
                 self._end(leg, by_device=False)
@@ -265,7 +293,7 @@ class LocalProvider(Provider):
     def _set_flags(self, call: Call, command: str, **flags: bool) -> None:
         """The device does the muting (it owns the microphone); the leg's flags change once
         the device was told, and every device of the room learns them from the events."""
-        with self._lock:
+        with self._book.transaction():
             leg = self._leg_of(call)
             if leg is None or leg.state is not LegState.ANSWERED or leg.device_id is None:
                 raise Conflict(f"call {call.id} is not connected to a device")
@@ -298,8 +326,8 @@ class LocalProvider(Provider):
             self._member_report(leg, ParticipantChange.MODIFIED)
 
     def end_conference(self, conference: Conference) -> None:
-        with self._lock:
-            for leg in [g for g in self._legs.values() if g.conference_id == conference.id]:
+        with self._book.transaction() as legs:
+            for leg in [g for g in legs.values() if g.conference_id == conference.id]:
                 self._end(leg, by_device=False)
 
     def credentials(self, identity: str, ttl: int | None = None) -> Credentials:
@@ -309,8 +337,8 @@ class LocalProvider(Provider):
         return Credentials(self.name, identity, "", expires, {"stream": "stream"})
 
     def live(self) -> LiveView:
-        with self._lock:
-            legs = [g for g in self._legs.values() if g.state is not LegState.ENDED]
+        with self._book.transaction():
+            legs = self._book.live()
             statuses = {
                 LegState.INVITING: CallStatus.INITIATED,
                 LegState.RINGING: CallStatus.RINGING,
@@ -349,26 +377,28 @@ class LocalProvider(Provider):
             state=LegState.ANSWERED,
             device_id=device_id,
         )
-        with self._lock:
-            self._legs[leg.id] = leg
+        with self._book.transaction():
+            self._book.add(leg)
         return leg.id
 
     def discard(self, leg_id: str) -> None:
         """Forget an originated leg talkbox did not record (the command failed)."""
-        with self._lock:
-            self._legs.pop(leg_id, None)
+        with self._book.transaction() as legs:
+            legs.pop(leg_id, None)
 
     def attach(self, leg_id: str, conference_id: str, call_id: str) -> None:
         """Tie an originated leg to the room talkbox made for it and report it joined."""
-        with self._lock:
-            leg = self._legs[leg_id]
+        with self._book.transaction() as legs:
+            leg = legs.get(leg_id)
+            if leg is None or leg.state is LegState.ENDED:
+                raise Conflict(f"leg {leg_id} ended before its call was recorded")
             leg.conference_id, leg.call_id = conference_id, call_id
-            self._by_call[call_id] = leg_id
+            self._book.add(leg)
             self._member_report(leg, ParticipantChange.JOINED)
 
     # -- what devices do ---------------------------------------------------------------------
     def _device_leg(self, identity: str, call_id: str) -> Leg:
-        leg = self._legs.get(self._by_call.get(call_id, ""))
+        leg = self._book.legs.get(self._book.by_call.get(call_id, ""))
         if leg is None:
             raise NotFound("call", call_id)
         if leg.identity != identity:
@@ -376,7 +406,7 @@ class LocalProvider(Provider):
         return leg
 
     def ringing(self, identity: str, device_id: str, call_id: str) -> None:
-        with self._lock:
+        with self._book.transaction():
             leg = self._device_leg(identity, call_id)
             if leg.state is LegState.INVITING and device_id in leg.rung:
                 leg.state = LegState.RINGING
@@ -384,7 +414,7 @@ class LocalProvider(Provider):
 
     def accept(self, identity: str, device_id: str, call_id: str) -> dict[str, Any]:
         """The first device to accept wins the leg; the others stop ringing."""
-        with self._lock:
+        with self._book.transaction():
             leg = self._device_leg(identity, call_id)
             if leg.state is LegState.ANSWERED and leg.device_id == device_id:
                 return self._room_view(leg)  # a retried accept
@@ -401,7 +431,7 @@ class LocalProvider(Provider):
             return self._room_view(leg)
 
     def reject(self, identity: str, device_id: str, call_id: str) -> None:
-        with self._lock:
+        with self._book.transaction():
             leg = self._device_leg(identity, call_id)
             if leg.state not in (LegState.INVITING, LegState.RINGING):
                 raise Conflict(f"call {call_id} can no longer be rejected ({leg.state.value})")
@@ -417,9 +447,9 @@ class LocalProvider(Provider):
         kind = message.get("type")
         if kind not in RELAYED:
             raise Conflict(f"cannot relay {kind!r}; expected one of {sorted(RELAYED)}")
-        with self._lock:
-            mine = self._legs.get(str(message.get("leg")))
-            peer = self._legs.get(str(message.get("to")))
+        with self._book.transaction() as legs:
+            mine = legs.get(str(message.get("leg")))
+            peer = legs.get(str(message.get("to")))
             if mine is None or peer is None:
                 raise NotFound("leg", str(message.get("leg") if mine is None else message["to"]))
             if mine.identity != identity or mine.device_id != device_id:
@@ -450,7 +480,7 @@ class LocalProvider(Provider):
         """
         if not DTMF_RE.fullmatch(digits):
             raise Conflict("digits must be 1 to 32 of 0-9, *, #, A-D or ','")
-        with self._lock:
+        with self._book.transaction():
             leg = self._device_leg(identity, call_id)
             if leg.state is not LegState.ANSWERED or leg.device_id != device_id:
                 raise Conflict(f"call {call_id} is not connected to this device")
@@ -472,24 +502,21 @@ class LocalProvider(Provider):
 
     def room_legs(self, conference_id: str) -> list[Leg]:
         """The legs of a room that are ringing or connected (what counts against the mesh)."""
-        return [
-            g
-            for g in self._legs.values()
-            if g.conference_id == conference_id and g.state is not LegState.ENDED
-        ]
+        return [g for g in self._book.live() if g.conference_id == conference_id]
 
     # -- presence ----------------------------------------------------------------------------
     def device_online(self, identity: str, device_id: str) -> None:
         """A device's stream opened: cancel its grace timer and tell it what it still holds
         (a reloaded page gets its calls back and renegotiates media)."""
-        with self._lock:
+        with self._book.transaction() as legs:
             timer = self._gone.pop((identity, device_id), None)
             if timer is not None:
                 timer.cancel()
-            for leg in list(self._legs.values()):
+            for leg in list(legs.values()):
                 if leg.identity != identity or leg.state is LegState.ENDED:
                     continue
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
+                    leg.away_since = None
                     self._send(identity, {"type": "resume", **self._room_view(leg)}, device_id)
                 elif leg.state in (LegState.INVITING, LegState.RINGING):
                     leg.rung.add(device_id)  # a device that comes online mid-ring rings too
@@ -497,7 +524,7 @@ class LocalProvider(Provider):
 
     def device_offline(self, identity: str, device_id: str) -> None:
         """A device's stream closed: if it is not back within the grace period, it is gone."""
-        with self._lock:
+        with self._book.transaction():
             old = self._gone.pop((identity, device_id), None)
             if old is not None:
                 old.cancel()
@@ -506,11 +533,11 @@ class LocalProvider(Provider):
             )
 
     def _device_gone(self, identity: str, device_id: str) -> None:
-        with self._lock:
+        with self._book.transaction() as legs:
             self._gone.pop((identity, device_id), None)
             if self.hub is not None and device_id in self.hub.devices(identity):
                 return
-            for leg in list(self._legs.values()):
+            for leg in list(legs.values()):
                 if leg.identity != identity or leg.state is LegState.ENDED:
                     continue
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
@@ -523,29 +550,67 @@ class LocalProvider(Provider):
                         self._retire(leg)
                         self._call_report(leg, CallStatus.NO_ANSWER)
 
+    def sweep(self) -> None:
+        """Enforce what no process's timer may be left to enforce: rings past their deadline
+        end with no-answer, and an answered leg whose device is connected nowhere ends after
+        the grace period. The timers of the process that made a leg do both sooner; this
+        covers a process that died (its timers with it) and a restart (legs taken up from the
+        store whose browsers never come back)."""
+        now = self._clock()
+        present: dict[str, list[str]] = {}
+        with self._book.transaction() as legs:
+            for leg in [g for g in legs.values() if g.state is not LegState.ENDED]:
+                if leg.state is not LegState.ANSWERED:
+                    if leg.ring_deadline is not None and now >= leg.ring_deadline:
+                        self._no_answer(leg.id)
+                    continue
+                if leg.device_id is None or self.hub is None:
+                    continue
+                if leg.identity not in present:
+                    present[leg.identity] = self.hub.devices(leg.identity)
+                if leg.device_id in present[leg.identity]:
+                    leg.away_since = None
+                elif leg.away_since is None:
+                    leg.away_since = now
+                elif now - leg.away_since >= self.grace:
+                    log.info(
+                        "device %s of %s is connected nowhere: ending leg %s",
+                        leg.device_id,
+                        leg.identity,
+                        leg.id,
+                    )
+                    self._end(leg, by_device=True, status=CallStatus.FAILED)
+
+    def _sweep_tick(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.sweep()
+        except Exception:  # a store outage: try again at the next tick
+            log.exception("sweeping local legs failed")
+        with self._sweep_lock:
+            if not self._closed and self.sweep_every is not None:
+                self._sweeper = self._schedule(self.sweep_every, self._sweep_tick)
+
     # -- internals ---------------------------------------------------------------------------
     def _leg_of(self, call: Call) -> Leg | None:
-        leg_id = call.provider_id or self._by_call.get(call.id)
-        return self._legs.get(leg_id) if leg_id else None
+        leg_id = call.provider_id or self._book.by_call.get(call.id)
+        return self._book.legs.get(leg_id) if leg_id else None
 
     def _retire(self, leg: Leg) -> None:
-        """Mark a leg ended; only the newest ended legs are remembered (to answer late device
-        messages with a clear conflict), so a long-running server does not grow."""
-        leg.state = LegState.ENDED
-        self._ended.append(leg.id)
-        while len(self._ended) > self.keep_ended:
-            old = self._legs.pop(self._ended.popleft(), None)
-            if old is not None and self._by_call.get(old.call_id) == old.id:
-                del self._by_call[old.call_id]
+        self._book.retire(leg)
 
     def _cancel_timer(self, leg: Leg) -> None:
         if leg.timer is not None:
             leg.timer.cancel()
             leg.timer = None
 
+    def _ring_timer(self, leg_id: str) -> Callable[[], None]:
+        return lambda: self._no_answer(leg_id)
+
     def _no_answer(self, leg_id: str) -> None:
-        with self._lock:
-            leg = self._legs.get(leg_id)
+        with self._book.transaction() as legs:
+            leg = legs.get(leg_id)
             if leg is None or leg.state not in (LegState.INVITING, LegState.RINGING):
                 return
             leg.timer = None
@@ -579,7 +644,7 @@ class LocalProvider(Provider):
         """The answered legs of a room (its media mesh)."""
         return [
             g
-            for g in self._legs.values()
+            for g in self._book.legs.values()
             if g.conference_id == conference_id and g.state is LegState.ANSWERED
         ]
 
