@@ -45,3 +45,21 @@ def test_is_loopback() -> None:
     assert is_loopback("localhost")
     assert not is_loopback("0.0.0.0")
     assert not is_loopback("example.com")
+
+
+def test_app_settings_from_the_environment() -> None:
+    from talkbox.errors import ConfigError
+    from talkbox.web.app import settings_from_env
+
+    found = settings_from_env(
+        {"TALKBOX_GRACE": "2.5", "TALKBOX_LOOPBACK_ONLY": "1", "HOME": "/root"}
+    )
+    assert found == {"TALKBOX_GRACE": 2.5, "TALKBOX_LOOPBACK_ONLY": True}
+    bad_values = (
+        {"TALKBOX_GRACE": "soon"},
+        {"TALKBOX_RING_TIMEOUT": "0"},
+        {"TALKBOX_LOOPBACK_ONLY": "y"},
+    )
+    for bad in bad_values:
+        with pytest.raises(ConfigError):
+            settings_from_env(bad)

@@ -284,13 +284,17 @@ async function onSignal(message) {
       keypad.received(message);
       break;
     case "resume":
-      // After a reload: the call is still ours; renegotiate media with everyone in the room.
+      // The stream came back (a reload, or the server restarted): the call is still ours.
+      // Media flows browser to browser, so connections that survived are kept; the others
+      // are renegotiated, by one side only (the reloaded page, or else the lower leg id).
       state.heldLeg = message.leg;
       media.setMuted(message.muted);
       media.setHeld(Boolean(message.on_hold));
       for (const peer of message.peers) if (peer.on_hold) media.setPeerHeld(peer.leg, true);
       try {
-        for (const peer of message.peers) await media.connectTo(message.leg, peer.leg);
+        for (const peer of message.peers) {
+          if (media.shouldOffer(message.leg, peer.leg)) await media.connectTo(message.leg, peer.leg);
+        }
       } catch (err) {
         fail(err);
       }

@@ -159,6 +159,15 @@ export class Media {
     this.held = false;
   }
 
+  shouldOffer(myLeg, peerLeg) {
+    // After a resume: keep a connection that still carries media; with none (this page was
+    // reloaded) we offer; with a broken one both sides resume, and the lower leg id offers.
+    const peer = this.peers.get(peerLeg);
+    if (!peer) return true;
+    if (["connected", "connecting", "new"].includes(peer.pc.connectionState)) return false;
+    return myLeg < peerLeg;
+  }
+
   connected() {
     return [...this.peers.values()].some(({ pc }) => pc.connectionState === "connected");
   }

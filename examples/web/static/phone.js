@@ -132,8 +132,11 @@ async function onSignal(message) {
       keypad.received(message);
       break;
     case "resume":
+      // As in app.js: connections that survived (a server restart) are kept.
       media.myLeg = message.leg;
-      for (const peer of message.peers) await media.connectTo(message.leg, peer.leg);
+      for (const peer of message.peers) {
+        if (media.shouldOffer(message.leg, peer.leg)) await media.connectTo(message.leg, peer.leg);
+      }
       break;
   }
   render();

@@ -278,6 +278,7 @@ def create_app(
     reconcile = os.environ.get("TALKBOX_RECONCILE_ON_START", "1").lower() not in ("0", "false")
     app = Flask("talkbox", static_folder=None)
     app.config.update(DEFAULTS)
+    app.config.update(settings_from_env(os.environ))
     app.config["SECRET_KEY"] = os.environ.get("TALKBOX_SECRET_KEY") or secrets.token_hex(32)
     if settings.public_url and settings.public_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -289,6 +290,29 @@ def create_app(
     if app.config.get("TALKBOX_RECONCILE_ON_START", reconcile) and not app.testing:
         tb.reconcile_in_background()
     return app
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``TALKBOX_*`` app settings given as environment variables (a server started by
+    gunicorn has no other way to get them); a malformed value is a ``ConfigError``."""
+    found: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        if not key.startswith("TALKBOX_") or key not in environ:
+            continue
+        text = environ[key].strip()
+        if isinstance(default, bool):
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ConfigError(f"{key} must be 1 or 0, not {text!r}")
+            found[key] = text.lower() in ("1", "true", "yes")
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number of seconds, not {text!r}") from None
+        if not value > 0:
+            raise ConfigError(f"{key} must be more than 0 seconds, not {text!r}")
+        found[key] = value
+    return found
 
 
 def talkbox_of(app: Flask) -> Talkbox:

@@ -1,0 +1,101 @@
+"""Devices on several processes (two stream hubs sharing one Redis): who is online, delivery to
+a device on the other process, and a process that dies without a word."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from talkbox.web.stream import DeviceStream, StreamHub
+from tests.store.redis_fixture import redis_client, scratch_prefix
+
+pytest.importorskip("redis")
+
+from talkbox.store.redis_store import RedisStore
+from talkbox.web.shared_hub import SharedDeviceHub
+
+
+class Process:
+    def __init__(self, prefix: str) -> None:
+        self.store = RedisStore(redis_client(), prefix=prefix)
+        self.hub = StreamHub(self.store)
+        self.shared = SharedDeviceHub(self.hub, self.store, heartbeat=0.2)
+        self.hub.online_source = self.shared.online
+        self.hub.add_listener(self.shared)
+        self.shared.start()
+
+    def die(self) -> None:
+        """Threads stop; nothing is withdrawn (as after kill -9)."""
+        self.shared._stop.set()
+        for thread in self.shared._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def processes() -> Iterator[tuple[Process, Process]]:
+    with scratch_prefix() as prefix:
+        a, b = Process(prefix), Process(prefix)
+        yield a, b
+        for p in (a, b):
+            p.shared.stop()
+            p.hub.stop()
+            p.store.close()
+
+
+def next_of(stream: DeviceStream, kind: str, timeout: float = 3.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            item = stream.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {kind} message within {timeout}s") from None
+        if item is not None and item[0] == kind:
+            return item[1]
+
+
+def test_a_device_on_b_is_online_and_reachable_from_a(processes: tuple[Process, Process]) -> None:
+    a, b = processes
+    alice = a.hub.open("alice", "tab-alice-1")
+    bob = b.hub.open("bob", "tab-bob-1")
+    assert a.shared.devices("bob") == ["tab-bob-1"]
+    assert a.hub.online() == ["alice", "bob"] == b.hub.online()
+    # alice's page hears that bob came online, on the other process.
+    deadline = time.monotonic() + 3
+    while "bob" not in next_of(alice, "presence")["online"]:
+        assert time.monotonic() < deadline
+
+    assert a.shared.send("bob", {"type": "invite", "leg": "leg_1"}, "tab-bob-1") == 1
+    assert next_of(bob, "signal") == {"type": "invite", "leg": "leg_1"}
+    assert a.shared.send("bob", {"type": "stop-ringing", "leg": "leg_1"}) == 1  # all devices
+    assert next_of(bob, "signal")["type"] == "stop-ringing"
+    assert a.shared.send("bob", {"type": "invite"}, "tab-bob-unknown") == 0
+
+
+def test_a_process_that_dies_takes_its_devices_away(processes: tuple[Process, Process]) -> None:
+    a, b = processes
+    b.hub.open("bob", "tab-bob-1")
+    assert a.shared.devices("bob") == ["tab-bob-1"]
+    b.die()
+    # Until the entry expires the device still counts, but nothing listens for it.
+    assert a.shared.send("bob", {"type": "invite"}, "tab-bob-1") == 0
+    deadline = time.monotonic() + 3
+    while a.shared.devices("bob") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.shared.devices("bob") == []
+    assert a.hub.online() == []
+
+
+def test_a_device_that_moved_is_not_withdrawn_by_its_old_process(
+    processes: tuple[Process, Process],
+) -> None:
+    a, b = processes
+    old = b.hub.open("bob", "tab-bob-1")
+    new = a.hub.open("bob", "tab-bob-1")  # reconnected through the other process
+    b.hub.close(old)  # B notices its stream ended only now
+    assert a.shared.devices("bob") == ["tab-bob-1"]
+    assert b.shared.send("bob", {"type": "hangup"}, "tab-bob-1") == 1
+    assert next_of(new, "signal")["type"] == "hangup"
