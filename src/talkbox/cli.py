@@ -330,7 +330,8 @@ def transfer(
 @click.option(
     "--device",
     metavar="ID",
-    help="Device id of the stream (8-64 letters, digits, - or _; default: random).",
+    help="Watch as this device of yours (8-64 letters, digits, - or _): it is then rung and "
+    "counts as online. Default: watch without being a device.",
 )
 @pass_options
 def watch(
@@ -338,8 +339,9 @@ def watch(
 ) -> None:
     """Print call events live, one line each, until Ctrl-C.
 
-    Through a server: the API token's user's events (the stream counts as one of their
-    devices). Directly on Twilio: what polling Twilio finds, every 2 seconds.
+    Through a server: the API token's user's events, without counting as one of their
+    devices (nothing rings it; --device makes it one). Directly on Twilio: what polling Twilio
+    finds, every 2 seconds.
 
     \b
     Examples:

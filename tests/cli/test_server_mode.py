@@ -99,9 +99,13 @@ def test_watch_json_emits_the_call_events(server: LiveServer) -> None:
 
 
 def test_watch_text_lines(server: LiveServer) -> None:
+    Device(server, "bob").online()
     result = server.invoke("alice", "watch", "--count", "1")
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("presence online: alice")
+    # The watcher is no device of alice's: she does not count as online, nothing rings it.
+    assert result.output.rstrip().endswith("presence online: bob")
+    as_device = server.invoke("alice", "watch", "--count", "1", "--device", "alices-cli-1")
+    assert as_device.output.rstrip().endswith("presence online: alice, bob")
 
 
 def test_conference_commands_change_the_room(server: LiveServer) -> None:

@@ -214,8 +214,10 @@ def events(backend: Backend, device: str | None) -> Iterator[dict[str, Any]]:
     import secrets
 
     if isinstance(backend, ServerBackend):
+        # Without --device an observer: the user's events, but not rung and not "online".
+        observe = device is None
         device = device or f"cli-watch-{secrets.token_hex(4)}"
-        for message in backend.client.stream(device):
+        for message in backend.client.stream(device, observe=observe):
             if message.event in ("call", "presence"):
                 yield message.data
         raise CliError("the server closed the event stream", "is it shutting down?")
