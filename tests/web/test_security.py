@@ -116,3 +116,29 @@ def test_password_guessing_is_throttled(app: Flask, tb: Talkbox) -> None:
         client.post("/api/login", json={"name": "bob", "password": PASSWORDS["bob"]}).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize("failure", ["redis", "sqlite"])
+def test_a_store_outage_is_a_503_to_retry_not_a_500(
+    alice: User, tb: Talkbox, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import sqlite3
+
+    redis = pytest.importorskip("redis")
+    error = (
+        redis.ConnectionError("Connection refused")
+        if failure == "redis"
+        else sqlite3.OperationalError("database is locked")
+    )
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(tb.store, "live", down)
+    response = alice.get("/api/calls")
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "store-unavailable",
+        "message": "the call store is not answering; retry",
+    }
+    assert response.headers["Retry-After"] == "1"

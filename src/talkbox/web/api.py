@@ -9,6 +9,7 @@ mapped once, in :func:`register_error_handlers`. The routes are listed in the RE
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -564,6 +565,23 @@ def register_error_handlers(app: Flask, url_prefix: str) -> None:
         code = (exc.name or "error").lower().replace(" ", "-")
         return jsonify({"error": code, "message": exc.description}), exc.code or 500
 
+    def store_unavailable(exc: Exception) -> Response:
+        # The store (Redis, SQLite) failed underneath a request: nothing was half-done (its
+        # updates are atomic), so say "try again" rather than show a 500 page.
+        current_app.logger.error("store unavailable on %s: %s", request.path, exc)
+        response = jsonify(
+            {"error": "store-unavailable", "message": "the call store is not answering; retry"}
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+
     app.register_error_handler(TalkboxError, talkbox_error)
     app.register_error_handler(WeakPassword, talkbox_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(sqlite3.Error, store_unavailable)
+    try:
+        import redis
+    except ImportError:  # no redis extra: no Redis store either
+        return
+    app.register_error_handler(redis.RedisError, store_unavailable)
