@@ -36,8 +36,11 @@ class LegBook:
     keep_ended = 1000
 
     def __init__(self) -> None:
-        self.legs: dict[str, Leg] = {}
+        self.legs: dict[str, Leg] = {}  # live legs and the newest ended ones
         self.by_call: dict[str, str] = {}
+        #: The live legs only: what every change scans (the room's mesh, what to save), so
+        #: that remembering ended legs costs nothing per change.
+        self.live_legs: dict[str, Leg] = {}
         self.store: Store | None = None
         self._saved: dict[str, str] = {}  # leg id -> its text as last read or written
         self._ended: deque[str] = deque()
@@ -57,17 +60,25 @@ class LegBook:
             return self.live()
 
     def live(self) -> list[Leg]:
-        return [leg for leg in self.legs.values() if leg.state is not LegState.ENDED]
+        return list(self.live_legs.values())
 
     def add(self, leg: Leg) -> None:
         self.legs[leg.id] = leg
+        if leg.state is not LegState.ENDED:
+            self.live_legs[leg.id] = leg
         if leg.call_id:
             self.by_call[leg.call_id] = leg.id
+
+    def discard(self, leg_id: str) -> None:
+        """Forget a leg as if it never was."""
+        self.legs.pop(leg_id, None)
+        self.live_legs.pop(leg_id, None)
 
     def retire(self, leg: Leg) -> None:
         """Mark a leg ended; only the newest ended legs are remembered, so that a long-running
         server does not grow."""
         leg.state = LegState.ENDED
+        self.live_legs.pop(leg.id, None)
         self._ended.append(leg.id)
         while len(self._ended) > self.keep_ended:
             old = self.legs.pop(self._ended.popleft(), None)
@@ -129,16 +140,12 @@ class LegBook:
         if self.store is None:
             return
         changes: dict[str, str | None] = {}
-        for leg_id, leg in self.legs.items():
-            if leg.state is LegState.ENDED:
-                if leg_id in self._saved:
-                    changes[leg_id] = None
-                continue
+        for leg_id, leg in self.live_legs.items():
             text = leg.to_json()
             if self._saved.get(leg_id) != text:
                 changes[leg_id] = text
         for leg_id in self._saved:
-            if leg_id not in self.legs:  # discarded
+            if leg_id not in self.live_legs:  # ended or discarded
                 changes[leg_id] = None
         if not changes:
             return

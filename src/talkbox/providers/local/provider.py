@@ -326,8 +326,8 @@ class LocalProvider(Provider):
             self._member_report(leg, ParticipantChange.MODIFIED)
 
     def end_conference(self, conference: Conference) -> None:
-        with self._book.transaction() as legs:
-            for leg in [g for g in legs.values() if g.conference_id == conference.id]:
+        with self._book.transaction():
+            for leg in [g for g in self._book.live() if g.conference_id == conference.id]:
                 self._end(leg, by_device=False)
 
     def credentials(self, identity: str, ttl: int | None = None) -> Credentials:
@@ -383,8 +383,8 @@ class LocalProvider(Provider):
 
     def discard(self, leg_id: str) -> None:
         """Forget an originated leg talkbox did not record (the command failed)."""
-        with self._book.transaction() as legs:
-            legs.pop(leg_id, None)
+        with self._book.transaction():
+            self._book.discard(leg_id)
 
     def attach(self, leg_id: str, conference_id: str, call_id: str) -> None:
         """Tie an originated leg to the room talkbox made for it and report it joined."""
@@ -508,12 +508,12 @@ class LocalProvider(Provider):
     def device_online(self, identity: str, device_id: str) -> None:
         """A device's stream opened: cancel its grace timer and tell it what it still holds
         (a reloaded page gets its calls back and renegotiates media)."""
-        with self._book.transaction() as legs:
+        with self._book.transaction():
             timer = self._gone.pop((identity, device_id), None)
             if timer is not None:
                 timer.cancel()
-            for leg in list(legs.values()):
-                if leg.identity != identity or leg.state is LegState.ENDED:
+            for leg in self._book.live():
+                if leg.identity != identity:
                     continue
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
                     leg.away_since = None
@@ -533,13 +533,13 @@ class LocalProvider(Provider):
             )
 
     def _device_gone(self, identity: str, device_id: str) -> None:
-        with self._book.transaction() as legs:
+        with self._book.transaction():
             self._gone.pop((identity, device_id), None)
             if self.hub is not None and device_id in self.hub.devices(identity):
                 return
-            for leg in list(legs.values()):
+            for leg in self._book.live():
                 if leg.identity != identity or leg.state is LegState.ENDED:
-                    continue
+                    continue  # ended by an earlier leg of this loop
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
                     log.info("device %s of %s vanished: ending leg %s", device_id, identity, leg.id)
                     self._end(leg, by_device=True, status=CallStatus.FAILED)
@@ -558,8 +558,8 @@ class LocalProvider(Provider):
         store whose browsers never come back)."""
         now = self._clock()
         present: dict[str, list[str]] = {}
-        with self._book.transaction() as legs:
-            for leg in [g for g in legs.values() if g.state is not LegState.ENDED]:
+        with self._book.transaction():
+            for leg in self._book.live():
                 if leg.state is not LegState.ANSWERED:
                     if leg.ring_deadline is not None and now >= leg.ring_deadline:
                         self._no_answer(leg.id)
@@ -644,7 +644,7 @@ class LocalProvider(Provider):
         """The answered legs of a room (its media mesh)."""
         return [
             g
-            for g in self._book.legs.values()
+            for g in self._book.live_legs.values()
             if g.conference_id == conference_id and g.state is LegState.ANSWERED
         ]
 
