@@ -148,3 +148,24 @@ def test_an_observer_gets_events_but_is_no_device(alice: User, tb: Talkbox, app:
     stream = bob.get("/api/stream?device=bobs-cli-watch&observe=1", buffered=False)
     assert stream.status_code == 200
     stream.close()
+
+
+def test_a_burst_of_logins_is_one_presence_message_not_one_each() -> None:
+    import time
+
+    from talkbox.store import MemoryStore
+    from talkbox.web.stream import StreamHub
+
+    hub = StreamHub(MemoryStore(), presence_delay=0.1)
+    first = hub.open("user_0", "device-0000")
+    for i in range(1, 30):
+        hub.open(f"user_{i}", f"device-{i:04}")
+    time.sleep(0.5)
+    sent = []
+    while not first.messages.empty():
+        item = first.messages.get_nowait()
+        if item is not None and item[0] == "presence":
+            sent.append(item[1]["online"])
+    assert 1 <= len(sent) <= 2
+    assert len(sent[-1]) == 30
+    hub.stop()

@@ -87,9 +87,11 @@ class StreamHub:
     #: Streams one user may hold open at once (each holds a server thread).
     max_devices = 10
 
-    def __init__(self, store: Store, keepalive: float = 15.0) -> None:
+    def __init__(self, store: Store, keepalive: float = 15.0, presence_delay: float = 0.2) -> None:
         self.store = store
         self.keepalive = keepalive
+        self.presence_delay = presence_delay
+        self._presence_pending = False
         self._lock = threading.Lock()
         # identity -> device id -> stream: an event finds its users' streams without a scan.
         self._streams: dict[str, dict[str, DeviceStream]] = {}
@@ -238,11 +240,29 @@ class StreamHub:
         return True
 
     def broadcast_presence(self) -> None:
-        online = self.online()
+        """Tell every stream who is online, soon: changes within ``presence_delay`` go out as
+        one message. Without that, N people logging in sent N lists of N names to N pages
+        (and each page asks for the list again): a load test with 500 streams spent seconds
+        doing nothing else."""
         with self._lock:
+            if self._presence_pending:
+                return
+            self._presence_pending = True
+        if self.presence_delay <= 0:
+            self._send_presence()
+            return
+        timer = threading.Timer(self.presence_delay, self._send_presence)
+        timer.daemon = True
+        timer.start()
+
+    def _send_presence(self) -> None:
+        with self._lock:
+            self._presence_pending = False
             streams = list(_all(self._streams))
+        data = Rendered({"type": "presence", "online": self.online()})
+        data.text = sse(data, "presence")
         for stream in streams:
-            stream.put(("presence", {"type": "presence", "online": online}, None))
+            stream.put(("presence", data, None))
 
     def iterate(self, stream: DeviceStream, last_event_id: int | None) -> Iterator[str]:
         """The SSE body: backlog after ``last_event_id``, then live messages and keep-alives.
