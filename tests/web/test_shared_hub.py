@@ -99,3 +99,19 @@ def test_a_device_that_moved_is_not_withdrawn_by_its_old_process(
     assert a.shared.devices("bob") == ["tab-bob-1"]
     assert b.shared.send("bob", {"type": "hangup"}, "tab-bob-1") == 1
     assert next_of(new, "signal")["type"] == "hangup"
+
+
+def test_a_page_leaving_through_the_other_process_ends_its_stream(
+    processes: tuple[Process, Process],
+) -> None:
+    a, b = processes
+    stream = b.hub.open("bob", "tab-bob-1")
+    assert a.shared.away("bob", "tab-bob-1", "not-its-token") is True  # passed on to B...
+    time.sleep(0.3)
+    assert not stream.closed  # ...which checks the stream's token
+    assert a.shared.away("bob", "tab-bob-1", stream.token) is True
+    deadline = time.monotonic() + 3
+    while not stream.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stream.closed
+    assert b.hub.devices("bob") == []

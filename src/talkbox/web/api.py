@@ -500,7 +500,8 @@ def device_away(device: str) -> tuple[str, int]:
     token = field(body(), "stream", str)
     if not DEVICE_RE.fullmatch(device):
         raise BadInput("'device' must be 8 to 64 letters, digits, '-' or '_'")
-    tb().hub.away(me().name, device, token)
+    shared = tb().shared_hub
+    (shared or tb().hub).away(me().name, device, token)
     return "", 204
 
 

@@ -148,6 +148,21 @@ class SharedDeviceHub:
             log.warning("could not reach %s's other devices (%s)", identity, exc)
         return reached
 
+    def away(self, identity: str, device_id: str, token: str) -> bool:
+        """A page leaving (``POST /devices/<id>/away``) may reach another process than the one
+        holding its stream: pass the notice on to that process."""
+        if self.local.away(identity, device_id, token):
+            return True
+        try:
+            node = self._entries().get((identity, device_id))
+            if node is None or node == self.node:
+                return False
+            body = json.dumps({"identity": identity, "device": device_id, "away": token})
+            return bool(self.client.publish(self._channel(node), body))
+        except redis.RedisError as exc:
+            log.warning("could not pass on that %s/%s left (%s)", identity, device_id, exc)
+            return False
+
     def online(self) -> list[str]:
         """Everyone with a device connected to any process."""
         try:
@@ -211,6 +226,9 @@ class SharedDeviceHub:
     def _deliver(self, body: str) -> None:
         try:
             data = json.loads(body)
+            if "away" in data:
+                self.local.away(str(data["identity"]), str(data["device"]), str(data["away"]))
+                return
             self.local.send(str(data["identity"]), data["message"], data.get("device"))
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed device message: %.200s", body)
