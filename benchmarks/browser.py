@@ -464,13 +464,11 @@ def _print_trace(label: str, runs: list[dict[str, Any]]) -> None:
 STEPS = {
     "softphone": [
         ("caller getUserMedia", "caller", "getUserMedia done"),
-        ("POST /calls, invite reaches callee", "callee", "received invite"),
+        ("caller new pc, offer, ICE gathered", "caller", "fetch  /api/calls"),
+        ("POST /calls (with offer), invite at callee", "callee", "received invite"),
         ("invite shown, auto-accept click", "", "ring"),
-        ("callee getUserMedia, POST accept", "callee", "fetched 200  /api/calls/"),
-        ("callee new pc, createOffer, setLocal", "callee", "fetch offer"),
-        ("offer relayed to caller", "caller", "received offer"),
-        ("caller setRemote, createAnswer, setLocal", "caller", "fetch answer"),
-        ("answer relayed to callee", "callee", "received answer"),
+        ("callee getUserMedia, answer, ICE gathered", "callee", "/accept"),
+        ("POST accept (with answer), at caller", "caller", "received answer"),
         ("setRemote answer to both connected", "", "total"),
     ],
     "raw": [
@@ -491,7 +489,7 @@ def _step_ends(run: dict[str, Any], steps: list[tuple[str, str, str]]) -> list[f
         if not who:
             ends.append(run.get(end, float("nan")))
             continue
-        marks = (t for t, w, what in run["trace"] if w == who and what.startswith(end))
+        marks = (t for t, w, what in run["trace"] if w == who and end in what)
         ends.append(next(marks, float("nan")))
     return ends
 

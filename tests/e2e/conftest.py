@@ -56,8 +56,10 @@ class RecordingProvider(LocalProvider):
     """Records the ICE candidates pages send, before the server's own loopback filter."""
 
     candidates: ClassVar[list[str]] = []
+    relayed: ClassVar[list[str]] = []  # the types of the messages relayed
 
     def relay(self, identity: str, device_id: str, message: Mapping[str, Any]) -> None:
+        self.relayed.append(str(message.get("type")))
         candidate = message.get("candidate")
         if isinstance(candidate, Mapping) and candidate.get("candidate"):
             self.candidates.append(str(candidate["candidate"]))
@@ -67,6 +69,7 @@ class RecordingProvider(LocalProvider):
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     RecordingProvider.candidates.clear()
+    RecordingProvider.relayed.clear()
     provider = RecordingProvider(ring_timeout=RING_TIMEOUT, grace=GRACE, loopback_only=True)
     # TALKBOX_E2E_STORE=sqlite runs the browser tests on the quick start's store.
     sqlite = os.environ.get("TALKBOX_E2E_STORE") == "sqlite"

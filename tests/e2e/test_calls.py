@@ -49,6 +49,9 @@ def test_alice_calls_bob_and_both_hear_each_other(phone: Phones) -> None:
     # The pages themselves signal loopback candidates only (the server would drop others).
     assert RecordingProvider.candidates
     assert all(is_loopback_candidate(c) for c in RecordingProvider.candidates)
+    # The call went out with alice's offer and bob answered it as he accepted: no offer or
+    # answer had to be relayed afterwards, at most further ICE candidates.
+    assert set(RecordingProvider.relayed) <= {"ice"}
 
 
 def test_bob_rejects(phone: Phones) -> None:

@@ -241,3 +241,60 @@ def test_only_the_newest_ended_legs_are_remembered(world: World) -> None:
         world.settle()
     assert len(world.provider._book.legs) == 2
     assert len(world.provider._book.by_call) == 2
+
+
+def test_a_call_goes_out_with_the_callers_offer_and_the_accept_answers_it(world: World) -> None:
+    world.online("alice", "a1")
+    world.online("bob", "b1")
+    loopback = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
+    lan = {"candidate": "candidate:2 1 udp 1 192.168.1.7 5000 typ host", "sdpMid": "0"}
+    leg = world.provider.originate("alice", "a1", offer="v=0 offer", candidates=[loopback, lan])
+    conf = world.board.incoming(
+        "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
+    )
+    world.provider.attach(leg, conf.id, conf.caller.id)
+    world.settle()
+    invite = world.invite("b1")
+    # The offer and the candidates gathered with it; only loopback ones on a loopback server.
+    offer = {"from": leg, "sdp": "v=0 offer", "candidates": [loopback]}
+    assert invite["offer"] == offer
+    world.online("bob", "b2")  # a device that comes online mid-ring gets the offer too
+    assert world.invite("b2")["offer"] == offer
+
+    view = world.provider.accept(
+        "bob", "b1", str(invite["call_id"]), answer="v=0 answer", candidates=[lan, loopback]
+    )
+    assert view["answered"] == leg  # bob's page keeps the connection it answered with
+    answer = world.hub.to("a1")[-1]
+    assert answer == {
+        "type": "answer",
+        "leg": leg,
+        "from": invite["leg"],
+        "sdp": "v=0 answer",
+        "candidates": [loopback],
+    }
+    world.settle()
+    assert world.board.get(conf.id).calls[1].status is CallStatus.IN_PROGRESS
+
+
+def test_an_accept_without_an_answer_falls_back_to_the_callee_offering(world: World) -> None:
+    """A page that does not answer early offers (the simulated telephone), or a caller whose
+    page reloaded while it rang (its offer is gone with it): no answer is relayed."""
+    for reload in (False, True):
+        world.online("alice", "a1")
+        world.online("bob", "b1")
+        leg = world.provider.originate("alice", "a1", offer="v=0 offer")
+        conf = world.board.incoming(
+            "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
+        )
+        world.provider.attach(leg, conf.id, conf.caller.id)
+        world.settle()
+        invite = world.invite("b1")
+        if reload:
+            world.provider.device_online("alice", "a1")
+        answer = "v=0 answer" if reload else None
+        view = world.provider.accept("bob", "b1", str(invite["call_id"]), answer=answer)
+        assert "answered" not in view
+        assert "answer" not in world.hub.types("a1")
+        world.board.hangup(conf.caller.id)
+        world.settle()

@@ -244,3 +244,38 @@ def test_the_openapi_file_lists_every_route(app: Flask) -> None:
         if method not in ("HEAD", "OPTIONS")
     }
     assert documented == served
+
+
+def test_early_offer_through_the_api(alice: User, bob: User, tb: Talkbox) -> None:
+    a1, b1 = Device(tb, "alice", "device-a1"), Device(tb, "bob", "device-b1")
+    too_long = "v" * 70_000
+    candidate = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
+    for bad in (
+        {"offer": ""},
+        {"offer": 7},
+        {"offer": too_long},
+        {"offer": "v=0 o", "candidates": "all"},
+        {"offer": "v=0 o", "candidates": [candidate] * 33},
+        {"offer": "v=0 o", "candidates": [{"candidate": 1}]},
+        {"offer": "v=0 o", "candidates": [{**candidate, "sdpMLineIndex": "0"}]},
+    ):
+        refused = alice.post("/api/calls", {"to": "bob", "device": a1.id, **bad})
+        assert refused.status_code == 400, refused.json
+    assert tb.switchboard.live() == []  # a refused offer placed no call
+    view = alice.post(
+        "/api/calls", {"to": "bob", "device": a1.id, "offer": "v=0 o", "candidates": [candidate]}
+    ).json
+    assert view is not None
+    (invite,) = b1.signals("invite")
+    assert invite["offer"] == {
+        "from": view["leg"],
+        "sdp": "v=0 o",
+        "candidates": [{**candidate, "sdpMLineIndex": None}],
+    }
+    refused = bob.post(f"/api/calls/{invite['call_id']}/accept", {"device": b1.id, "answer": 1})
+    assert refused.status_code == 400
+    taken = bob.post(f"/api/calls/{invite['call_id']}/accept", {"device": b1.id, "answer": "v=0 a"})
+    assert taken.status_code == 200, taken.json
+    assert taken.json["answered"] == view["leg"]  # type: ignore[index]
+    (answer,) = a1.signals("answer")
+    assert answer["sdp"] == "v=0 a"

@@ -27,9 +27,15 @@ export class LocalClient {
   async register() {} // the page's event stream registers the device
 
   async dial(to) {
-    await this.media.microphone();
     try {
-      const view = await this.api.post("/calls", { to, device: this.device });
+      // The call goes out with our media offer; the callee answers it as it accepts.
+      const { sdp, candidates } = await this.media.offerEarly();
+      const view = await this.api.post("/calls", {
+        to,
+        device: this.device,
+        offer: sdp,
+        candidates,
+      });
       this.media.myLeg = view.leg;
       return { view, leg: view.leg };
     } catch (err) {
@@ -39,13 +45,35 @@ export class LocalClient {
   }
 
   async accept(invite) {
-    await this.media.microphone();
-    const answer = await this.api.post(`/calls/${invite.call_id}/accept`, { device: this.device });
-    this.media.myLeg = answer.leg;
-    this.media.setHeld(Boolean(answer.on_hold));
-    for (const peer of answer.peers) if (peer.on_hold) this.media.setPeerHeld(peer.leg, true);
-    for (const peer of answer.peers) await this.media.connectTo(answer.leg, peer.leg);
-    return { leg: answer.leg };
+    let answer = {};
+    if (invite.offer) {
+      const { sdp, candidates } = await this.media.answerEarly(invite.leg, invite.offer);
+      answer = { answer: sdp, candidates };
+    } else {
+      await this.media.microphone();
+    }
+    let view;
+    try {
+      view = await this.api.post(`/calls/${invite.call_id}/accept`, {
+        device: this.device,
+        ...answer,
+      });
+    } catch (err) {
+      if (invite.offer) this.media.close(invite.offer.from);
+      throw err;
+    }
+    this.media.myLeg = view.leg;
+    this.media.setHeld(Boolean(view.on_hold));
+    for (const peer of view.peers) if (peer.on_hold) this.media.setPeerHeld(peer.leg, true);
+    if (invite.offer && view.answered === invite.offer.from) {
+      this.media.release(invite.offer.from); // our answer went to the caller: send our candidates
+    } else if (invite.offer) {
+      this.media.close(invite.offer.from); // the caller's page no longer holds that offer
+    }
+    for (const peer of view.peers) {
+      if (!this.media.peers.has(peer.leg)) await this.media.connectTo(view.leg, peer.leg);
+    }
+    return { leg: view.leg };
   }
 
   reject(invite) {

@@ -10,6 +10,29 @@ function isLoopbackCandidate(candidate) {
   return address === "127.0.0.1" || address === "::1" || address.startsWith("127.");
 }
 
+function gathered(pc, held, ms = 50) {
+  // Until the first ICE candidate is found (at most ms), so that a description goes out with
+  // one: with no STUN or TURN server it is a host candidate, found in milliseconds, and a call
+  // on a LAN then connects with no signalling round for candidates. The rest trickle after.
+  if (held.length || pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icecandidate", found);
+      resolve();
+    };
+    const found = () => {
+      if (held.length || pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icecandidate", found);
+  });
+}
+
+// The key of a caller's connection before the callee's leg is known: the call goes out with
+// its offer, and the callee answers as it accepts (one signalling round less after "accept").
+const EARLY = "early";
+
 export class Media {
   constructor(api, device, audioParent) {
     this.api = api;
@@ -77,20 +100,23 @@ export class Media {
     return this.sending;
   }
 
-  newPeer(peerLeg) {
+  newPeer(peerLeg, { holdCandidates = false } = {}) {
+    // holdCandidates: keep our ICE candidates until release() (the server relays them only
+    // once both legs are connected: before the call exists, or before our accept is taken).
     this.close(peerLeg);
     const pc = new RTCPeerConnection({ iceServers: [] });
     const audio = document.createElement("audio");
     audio.autoplay = true;
     audio.dataset.leg = peerLeg;
     this.audioParent.append(audio);
-    const peer = { pc, audio, pending: [] };
+    const peer = { pc, audio, pending: [], to: peerLeg, held: holdCandidates ? [] : null };
     this.peers.set(peerLeg, peer);
     for (const track of this.stream.getAudioTracks()) pc.addTrack(track, this.stream);
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate || !candidate.candidate) return;
       if (LOOPBACK_PAGE && !isLoopbackCandidate(candidate)) return;
-      this.signal({ type: "ice", leg: this.myLeg, to: peerLeg, candidate: candidate.toJSON() });
+      if (peer.held) peer.held.push(candidate.toJSON());
+      else this.signal({ type: "ice", leg: this.myLeg, to: peer.to, candidate: candidate.toJSON() });
     };
     pc.ontrack = ({ streams }) => {
       audio.srcObject = streams[0];
@@ -98,6 +124,42 @@ export class Media {
     pc.onconnectionstatechange = () => this.onchange();
     this.applyHold(peerLeg);
     return peer;
+  }
+
+  release(peerLeg) {
+    // Send the ICE candidates held back (see newPeer).
+    const peer = this.peers.get(peerLeg);
+    if (!peer || !peer.held) return;
+    const held = peer.held;
+    peer.held = null;
+    for (const candidate of held) {
+      this.signal({ type: "ice", leg: this.myLeg, to: peer.to, candidate });
+    }
+  }
+
+  async offerEarly() {
+    // The caller, before the call exists: the offer goes out with it, with its candidates.
+    await this.microphone();
+    const peer = this.newPeer(EARLY, { holdCandidates: true });
+    const offer = await peer.pc.createOffer();
+    await peer.pc.setLocalDescription(offer);
+    await gathered(peer.pc, peer.held);
+    return { sdp: offer.sdp, candidates: peer.held.splice(0) };
+  }
+
+  async answerEarly(myLeg, offer) {
+    // The callee, as it accepts: answer the offer (and its candidates) the invite carried.
+    this.myLeg = myLeg;
+    await this.microphone();
+    const peer = this.newPeer(offer.from, { holdCandidates: true });
+    await peer.pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    for (const candidate of offer.candidates || []) {
+      await peer.pc.addIceCandidate(candidate).catch(() => {});
+    }
+    const answer = await peer.pc.createAnswer();
+    await peer.pc.setLocalDescription(answer);
+    await gathered(peer.pc, peer.held);
+    return { sdp: answer.sdp, candidates: peer.held.splice(0) };
   }
 
   async connectTo(myLeg, peerLeg) {
@@ -111,6 +173,7 @@ export class Media {
 
   async onOffer({ leg, from, sdp }) {
     this.myLeg = leg;
+    this.close(EARLY); // the callee did not answer our early offer: it offers instead
     await this.microphone();
     const peer = this.newPeer(from);
     await peer.pc.setRemoteDescription({ type: "offer", sdp });
@@ -120,11 +183,24 @@ export class Media {
     await this.signal({ type: "answer", leg, to: from, sdp: answer.sdp });
   }
 
-  async onAnswer({ from, sdp }) {
-    const peer = this.peers.get(from);
+  async onAnswer({ from, sdp, candidates }) {
+    let peer = this.peers.get(from);
+    if (!peer && this.peers.has(EARLY)) {
+      // The answer to the offer our call went out with: now we know whom it connects to.
+      peer = this.peers.get(EARLY);
+      this.peers.delete(EARLY);
+      peer.to = from;
+      peer.audio.dataset.leg = from;
+      this.peers.set(from, peer);
+      this.applyHold(from);
+    }
     if (!peer || peer.pc.signalingState !== "have-local-offer") return;
     await peer.pc.setRemoteDescription({ type: "answer", sdp });
+    for (const candidate of candidates || []) {
+      await peer.pc.addIceCandidate(candidate).catch(() => {});
+    }
     await this.flush(peer);
+    this.release(from);
   }
 
   async onIce({ from, candidate }) {

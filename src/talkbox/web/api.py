@@ -98,6 +98,10 @@ def field(data: dict[str, Any], name: str, kind: type, required: bool = True) ->
     return value
 
 
+#: The longest session description a page may send (an audio offer is 2-6 KB).
+MAX_SDP = 65_536
+
+
 def device_of(data: dict[str, Any]) -> str:
     device = field(data, "device", str)
     if not DEVICE_RE.fullmatch(device):
@@ -255,8 +259,10 @@ def dial() -> tuple[Response, int]:
         raise Offline(f"{target.value} is offline")
     board = tb().switchboard
     if provider is not None and device is not None:
-        # The browser placing the call is the caller's leg, answered already.
-        leg = provider.originate(who.name, device)
+        # The browser placing the call is the caller's leg, answered already. Its media offer,
+        # if it sent one, goes out with the invite (answered in the callee's accept).
+        offer, candidates = sdp_of(data, "offer"), candidates_of(data)
+        leg = provider.originate(who.name, device, offer=offer, candidates=candidates)
         try:
             conf = board.incoming(
                 who.endpoint, target, provider_call_id=leg, status=CallStatus.IN_PROGRESS
@@ -315,8 +321,48 @@ def ringing(call_id: str) -> tuple[Response, int]:
 
 @api.post("/calls/<call_id>/accept")
 def accept(call_id: str) -> Response:
-    media = _device_command(call_id, lambda p, who, device: p.accept(who, device, call_id))
+    data = body()
+    answer, candidates = sdp_of(data, "answer"), candidates_of(data)
+    media = _device_command(
+        call_id,
+        lambda p, who, device: p.accept(who, device, call_id, answer=answer, candidates=candidates),
+    )
     return jsonify(media)
+
+
+def sdp_of(data: dict[str, Any], name: str) -> str | None:
+    """An optional session description (the caller's offer sent with the call, the callee's
+    answer sent with its accept), bounded in size."""
+    sdp: str | None = field(data, name, str, required=False)
+    if sdp is not None and not 0 < len(sdp) <= MAX_SDP:
+        raise BadInput(f"'{name}' must be a session description of at most {MAX_SDP} characters")
+    return sdp
+
+
+#: The most ICE candidates a description may carry (a host has a few per network interface).
+MAX_CANDIDATES = 32
+
+
+def candidates_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ICE candidates gathered before an offer or answer was sent, sent with it (so that
+    a call on a LAN connects with no further signalling). Each as ``RTCIceCandidate.toJSON()``."""
+    found = data.get("candidates")
+    if found is None:
+        return []
+    if not isinstance(found, list) or len(found) > MAX_CANDIDATES:
+        raise BadInput(f"'candidates' must be a list of at most {MAX_CANDIDATES} ICE candidates")
+    out = []
+    for item in found:
+        ok = isinstance(item, dict) and isinstance(item.get("candidate"), str)
+        if not ok or len(item["candidate"]) > 1024:
+            raise BadInput("each of 'candidates' must be an ICE candidate ({candidate, ...})")
+        mid, index = item.get("sdpMid"), item.get("sdpMLineIndex")
+        if not (mid is None or isinstance(mid, str)) or not (
+            index is None or (isinstance(index, int) and not isinstance(index, bool))
+        ):
+            raise BadInput("an ICE candidate's sdpMid must be a string, sdpMLineIndex a number")
+        out.append({"candidate": item["candidate"], "sdpMid": mid, "sdpMLineIndex": index})
+    return out
 
 
 @api.post("/calls/<call_id>/reject")

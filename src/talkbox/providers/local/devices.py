@@ -73,6 +73,12 @@ class Leg:
     ring_deadline: float | None = None
     #: Since when the device holding this answered leg has been connected nowhere.
     away_since: float | None = None
+    #: A calling device's media offer, sent with the invite so that the callee answers it as
+    #: it accepts (one signalling round less after "accept"); dropped once answered.
+    offer: str | None = None
+    offer_candidates: list[dict[str, Any]] = field(default_factory=list)
+    #: The leg whose offer this leg's invite carries.
+    offered_by: str | None = None
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -95,6 +101,9 @@ class Leg:
                 "seq": self.seq,
                 "ring_deadline": self.ring_deadline,
                 "away_since": self.away_since,
+                "offer": self.offer,
+                "offer_candidates": self.offer_candidates,
+                "offered_by": self.offered_by,
             },
             separators=(",", ":"),
         )
@@ -116,6 +125,9 @@ class Leg:
             seq=data["seq"],
             ring_deadline=data["ring_deadline"],
             away_since=data["away_since"],
+            offer=data.get("offer"),
+            offer_candidates=data.get("offer_candidates", []),
+            offered_by=data.get("offered_by"),
         )
 
 

@@ -262,18 +262,35 @@ class LocalProvider(Provider):
             leg.rung = set(devices)
             leg.ring_deadline = self._clock() + self.ring_timeout
             leg.timer = self._schedule(self.ring_timeout, self._ring_timer(leg.id))
+            origin = self._book.legs.get(conference.caller.provider_id or "")
+            if origin is not None and origin.offer is not None and len(conference.calls) == 2:
+                leg.offered_by = origin.id  # a two-party call from a browser that offered
             for device in devices:
                 self._send(identity, self._invitation(leg), device)
         return leg.id
 
     def _invitation(self, leg: Leg) -> dict[str, Any]:
-        return {
+        invite: dict[str, Any] = {
             "type": "invite",
             "leg": leg.id,
             "call_id": leg.call_id,
             "conference_id": leg.conference_id,
             "from": leg.caller,
         }
+        origin = self._book.live_legs.get(leg.offered_by or "")
+        if origin is not None and origin.offer is not None:
+            invite["offer"] = {
+                "from": origin.id,
+                "sdp": origin.offer,
+                "candidates": origin.offer_candidates,
+            }
+        return invite
+
+    def _allowed(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The candidates that may be passed on (loopback only, when so configured)."""
+        if not self.loopback_only:
+            return candidates
+        return [c for c in candidates if is_loopback_candidate(str(c.get("candidate", "")))]
 
     def hangup(self, call: Call) -> None:
         with self._book.transaction():
@@ -360,7 +377,13 @@ class LocalProvider(Provider):
         return LiveView(calls, conferences)
 
     # -- browser-originated calls ------------------------------------------------------------
-    def originate(self, identity: str, device_id: str) -> str:
+    def originate(
+        self,
+        identity: str,
+        device_id: str,
+        offer: str | None = None,
+        candidates: list[dict[str, Any]] | None = None,
+    ) -> str:
         """A device starts a call: its own leg exists (answered) before talkbox records it.
 
         The caller then records it with :meth:`Switchboard.incoming` (status ``in-progress``)
@@ -376,6 +399,8 @@ class LocalProvider(Provider):
             caller=endpoint_of(identity),
             state=LegState.ANSWERED,
             device_id=device_id,
+            offer=offer,
+            offer_candidates=self._allowed(candidates or []),
         )
         with self._book.transaction():
             self._book.add(leg)
@@ -412,8 +437,16 @@ class LocalProvider(Provider):
                 leg.state = LegState.RINGING
                 self._call_report(leg, CallStatus.RINGING)
 
-    def accept(self, identity: str, device_id: str, call_id: str) -> dict[str, Any]:
-        """The first device to accept wins the leg; the others stop ringing."""
+    def accept(
+        self,
+        identity: str,
+        device_id: str,
+        call_id: str,
+        answer: str | None = None,
+        candidates: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The first device to accept wins the leg; the others stop ringing. ``answer``
+        answers the caller's offer that came with the invite, and is relayed to it."""
         with self._book.transaction():
             leg = self._device_leg(identity, call_id)
             if leg.state is LegState.ANSWERED and leg.device_id == device_id:
@@ -428,7 +461,21 @@ class LocalProvider(Provider):
                 self._send(identity, {"type": "stop-ringing", "leg": leg.id}, other)
             self._call_report(leg, CallStatus.IN_PROGRESS)
             self._member_report(leg, ParticipantChange.JOINED)
-            return self._room_view(leg)
+            view = self._room_view(leg)
+            origin = self._book.live_legs.get(leg.offered_by or "")
+            if origin is not None and origin.offer is not None:
+                origin.offer, origin.offer_candidates = None, []  # answered, or superseded
+                if answer is not None and origin.state is LegState.ANSWERED:
+                    message = {
+                        "type": "answer",
+                        "leg": origin.id,
+                        "from": leg.id,
+                        "sdp": answer,
+                        "candidates": self._allowed(candidates or []),
+                    }
+                    self._send(origin.identity, message, origin.device_id)
+                    view["answered"] = origin.id  # the device keeps that connection
+            return view
 
     def reject(self, identity: str, device_id: str, call_id: str) -> None:
         with self._book.transaction():
@@ -517,6 +564,8 @@ class LocalProvider(Provider):
                     continue
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
                     leg.away_since = None
+                    leg.offer = None  # a reloaded page lost the connection it offered with
+                    leg.offer_candidates = []
                     self._send(identity, {"type": "resume", **self._room_view(leg)}, device_id)
                 elif leg.state in (LegState.INVITING, LegState.RINGING):
                     leg.rung.add(device_id)  # a device that comes online mid-ring rings too
