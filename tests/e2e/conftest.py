@@ -150,18 +150,24 @@ def phone(browser: Any, server: str) -> Iterator[Callable[..., Phone]]:
         page.on("pageerror", lambda exc: print(f"[{name}] page error: {exc}"))
         if init_script:
             page.add_init_script(init_script)
-        page.goto(server + "/")
-        page.wait_for_selector("#login:not([hidden]), #phone:not([hidden])")
-        if page.is_visible("#login"):  # a second tab of a logged-in user skips this
-            page.fill("#login-name", name)
-            page.fill("#login-password", PASSWORD)
-            page.click("#login-submit")
-        page.wait_for_selector("#phone", state="visible")
+        log_in(page, server, name)
         return Phone(name, page)
 
     yield open_phone
     for context in contexts.values():
         context.close()
+
+
+def log_in(page: Any, url: str, name: str) -> None:
+    """Open the softphone at ``url`` and log in as ``name`` (a second tab of a logged-in user
+    is in already)."""
+    page.goto(url + "/")
+    page.wait_for_selector("#login:not([hidden]), #phone:not([hidden])")
+    if page.is_visible("#login"):
+        page.fill("#login-name", name)
+        page.fill("#login-password", PASSWORD)
+        page.click("#login-submit")
+    page.wait_for_selector("#phone", state="visible")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 6.0, every: float = 0.1) -> Any:

@@ -26,7 +26,7 @@ from benchmarks.gunicorn import Gunicorn, free_port
 
 from talkbox.store import SQLiteStore, Store
 from talkbox.web.auth import Accounts
-from tests.e2e.conftest import PASSWORD, Phone, online, wait_for
+from tests.e2e.conftest import PASSWORD, Phone, log_in, online, wait_for
 from tests.e2e.test_calls import assert_audio_flows
 
 pytest.importorskip("gunicorn")
@@ -68,12 +68,7 @@ def pages(browser: Any) -> Iterator[Callable[[str, str], Phone]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: print(f"[{name}] page error: {exc}"))
-        page.goto(url + "/")
-        page.wait_for_selector("#login", state="visible")
-        page.fill("#login-name", name)
-        page.fill("#login-password", PASSWORD)
-        page.click("#login-submit")
-        page.wait_for_selector("#phone", state="visible")
+        log_in(page, url, name)
         return Phone(name, page)
 
     yield open_page

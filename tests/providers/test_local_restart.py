@@ -58,6 +58,18 @@ class Server:
         self.provider.close()
 
 
+def alice_calls_bob(db: Path, clock: Clock, *, answered: bool) -> tuple[Server, str, str]:
+    """On a first server: alice's tab calls bob's tab (which answers, if ``answered``);
+    returns that server, the room and alice's leg."""
+    first = Server(SQLiteStore(db), FakeHub(), clock)
+    first.online("alice", "a1")
+    first.online("bob", "b1")
+    conf_id, alice_leg = first.call("alice", "a1", "client:bob")
+    if answered:
+        first.answer("bob", "b1")
+    return first, conf_id, alice_leg
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "talkbox.db"
@@ -65,11 +77,7 @@ def db(tmp_path: Path) -> Path:
 
 def test_a_restarted_server_gives_an_answered_call_back_to_its_devices(db: Path) -> None:
     clock = Clock()
-    first = Server(SQLiteStore(db), FakeHub(), clock)
-    first.online("alice", "a1")
-    first.online("bob", "b1")
-    conf_id, alice_leg = first.call("alice", "a1", "client:bob")
-    first.answer("bob", "b1")
+    first, conf_id, alice_leg = alice_calls_bob(db, clock, answered=True)
     first.board.mute(first.board.get(conf_id).calls[1].id)
     first.provider.drain()
     first.crash()
@@ -100,11 +108,7 @@ def test_a_restarted_server_gives_an_answered_call_back_to_its_devices(db: Path)
 
 def test_legs_nobody_comes_back_for_end_after_the_grace_period(db: Path) -> None:
     clock = Clock()
-    first = Server(SQLiteStore(db), FakeHub(), clock)
-    first.online("alice", "a1")
-    first.online("bob", "b1")
-    conf_id, _ = first.call("alice", "a1", "client:bob")
-    first.answer("bob", "b1")
+    first, conf_id, _ = alice_calls_bob(db, clock, answered=True)
     first.crash()
 
     again = Server(SQLiteStore(db), FakeHub(), clock)
@@ -124,10 +128,7 @@ def test_legs_nobody_comes_back_for_end_after_the_grace_period(db: Path) -> None
 
 def test_a_ring_outlives_a_restart_and_still_times_out(db: Path) -> None:
     clock = Clock()
-    first = Server(SQLiteStore(db), FakeHub(), clock)
-    first.online("alice", "a1")
-    first.online("bob", "b1")
-    conf_id, _ = first.call("alice", "a1", "client:bob")
+    first, conf_id, _ = alice_calls_bob(db, clock, answered=False)
     first.crash()
 
     clock.tick(10)
@@ -144,10 +145,7 @@ def test_a_ring_outlives_a_restart_and_still_times_out(db: Path) -> None:
 def test_a_sweep_ends_a_ring_whose_process_died(db: Path) -> None:
     """No process's timer is left to end the ring: the sweep does, at the saved deadline."""
     clock = Clock()
-    first = Server(SQLiteStore(db), FakeHub(), clock)
-    first.online("alice", "a1")
-    first.online("bob", "b1")
-    conf_id, _ = first.call("alice", "a1", "client:bob")
+    first, conf_id, _ = alice_calls_bob(db, clock, answered=False)
     first.crash()
     again = Server(SQLiteStore(db), FakeHub(), clock)
     again.timers.pending.clear()  # as if the ring timer were another process's

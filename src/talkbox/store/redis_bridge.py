@@ -16,11 +16,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-import redis
-
 from talkbox import events as ev
 from talkbox.store.base import LoggedEvent
-from talkbox.store.redis_store import RedisStore, parse_message
+from talkbox.store.redis_store import RedisStore, listen, parse_message
 
 log = logging.getLogger("talkbox.bridge")
 
@@ -60,25 +58,20 @@ class RedisBridge:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-            try:
-                pubsub.subscribe(self.store.channel)
-                with self._lock:
-                    self._catch_up()  # whatever was committed while we were not subscribed
-                self._subscribed.set()
-                backoff = 0.1
-                while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=self.poll)
-                    if message is not None and message["type"] == "message":
-                        self.receive(str(message["data"]))
-            except redis.RedisError as exc:
-                log.warning("event bridge lost Redis (%s); reconnecting in %.1fs", exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                pubsub.close()
+        listen(
+            self.store.client,
+            [self.store.channel],
+            lambda _channel, data: self.receive(data),
+            self._stop,
+            subscribed=self._resubscribed,
+            poll=self.poll,
+            name="event bridge",
+        )
+
+    def _resubscribed(self) -> None:
+        with self._lock:
+            self._catch_up()  # whatever was committed while we were not subscribed
+        self._subscribed.set()
 
     def receive(self, text: str) -> None:
         """Handle one published entry: fill any gap before it from the log, then deliver."""

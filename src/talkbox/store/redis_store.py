@@ -19,7 +19,9 @@ Sentinel): the script touches keys it derives from the prefix, which Redis Clust
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -41,6 +43,8 @@ from talkbox.store.base import (
 )
 from talkbox.store.cache import LRU, find_cached
 from talkbox.store.codec import dumps, loads, lookup_key, lookup_keys
+
+log = logging.getLogger("talkbox.store.redis")
 
 _COMMIT = """
 local p, id, expected = ARGV[1], ARGV[2], ARGV[3]
@@ -421,3 +425,36 @@ class RedisStore(Store):
 
     def close(self) -> None:
         self.client.close()
+
+
+def listen(
+    client: redis.Redis,
+    channels: Sequence[str],
+    handle: Callable[[str, str], None],
+    stop: threading.Event,
+    *,
+    subscribed: Callable[[], None],
+    poll: float,
+    name: str,
+) -> None:
+    """Call ``handle(channel, data)`` for every message on ``channels`` until ``stop`` is set,
+    resubscribing with backoff whenever Redis goes away. ``subscribed`` runs after every
+    (re)subscription: pub/sub forgets what was published meanwhile, so a listener catches up
+    there (the event bridge reads the log; the device hub has nothing to catch up)."""
+    backoff = 0.1
+    while not stop.is_set():
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(*channels)
+            subscribed()
+            backoff = 0.1
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=poll)
+                if message is not None and message["type"] == "message":
+                    handle(str(message["channel"]), str(message["data"]))
+        except redis.RedisError as exc:
+            log.warning("%s lost Redis (%s); reconnecting in %.1fs", name, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+        finally:
+            pubsub.close()

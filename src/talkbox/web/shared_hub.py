@@ -31,7 +31,7 @@ from typing import Any
 
 import redis
 
-from talkbox.store.redis_store import RedisStore
+from talkbox.store.redis_store import RedisStore, listen
 from talkbox.web.stream import StreamHub
 
 log = logging.getLogger("talkbox.web.shared_hub")
@@ -201,27 +201,21 @@ class SharedDeviceHub:
 
     # -- threads -----------------------------------------------------------------------------
     def _listen(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-            try:
-                pubsub.subscribe(self._channel(self.node), self._presence)
-                self._subscribed.set()
-                backoff = 0.1
-                while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None or message["type"] != "message":
-                        continue
-                    if message["channel"] == self._presence:
-                        self._presence_changed()
-                    else:
-                        self._deliver(str(message["data"]))
-            except redis.RedisError as exc:
-                log.warning("device hub lost Redis (%s); reconnecting in %.1fs", exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                pubsub.close()
+        listen(
+            self.client,
+            [self._channel(self.node), self._presence],
+            self._receive,
+            self._stop,
+            subscribed=self._subscribed.set,
+            poll=0.5,
+            name="device hub",
+        )
+
+    def _receive(self, channel: str, data: str) -> None:
+        if channel == self._presence:
+            self._presence_changed()
+        else:
+            self._deliver(data)
 
     def _deliver(self, body: str) -> None:
         try:
