@@ -95,7 +95,13 @@ def test_a_device_that_moved_is_not_withdrawn_by_its_old_process(
     a, b = processes
     old = b.hub.open("bob", "tab-bob-1")
     new = a.hub.open("bob", "tab-bob-1")  # reconnected through the other process
-    b.hub.close(old)  # B notices its stream ended only now
+    # B is told at once and drops its stale stream, which would otherwise take bob's messages
+    # until a write to it failed; withdrawing it does not withdraw bob's device on A.
+    deadline = time.monotonic() + 3
+    while not old.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert old.closed
+    assert b.hub.devices("bob") == []
     assert a.shared.devices("bob") == ["tab-bob-1"]
     assert b.shared.send("bob", {"type": "hangup"}, "tab-bob-1") == 1
     assert next_of(new, "signal")["type"] == "hangup"

@@ -48,6 +48,13 @@ end
 return 0
 """
 
+#: Sets a presence field and returns what it held before.
+_SWAP = """
+local before = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return before
+"""
+
 #: Deletes a presence field only if it still holds the expired value that was read.
 _EXPIRE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -77,6 +84,7 @@ class SharedDeviceHub:
         self._presence = f"{self.prefix}:presence"
         self._release = self.client.register_script(_RELEASE)
         self._expire_script = self.client.register_script(_EXPIRE)
+        self._swap = self.client.register_script(_SWAP)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._online: list[str] = []
@@ -192,8 +200,19 @@ class SharedDeviceHub:
         return f"{identity}{SEP}{device_id}"
 
     def _claim(self, identity: str, device_id: str) -> None:
-        expiry = self._clock() + self.ttl
-        self.client.hset(self._key, self._field(identity, device_id), f"{self.node} {expiry}")
+        """Announce the device here; if another live process held it (the page reconnected
+        through another process), that process drops its stale stream at once."""
+        now = self._clock()
+        field = self._field(identity, device_id)
+        before = self._swap(keys=[self._key], args=[field, f"{self.node} {now + self.ttl}"])
+        node, _, expiry = str(before or "").partition(" ")
+        try:
+            live = float(expiry) > now
+        except ValueError:
+            live = False
+        if live and node != self.node:
+            body = json.dumps({"identity": identity, "device": device_id, "moved": True})
+            self.client.publish(self._channel(node), body)
 
     def _fields(self) -> list[str]:
         local = self.local
@@ -220,6 +239,9 @@ class SharedDeviceHub:
     def _deliver(self, body: str) -> None:
         try:
             data = json.loads(body)
+            if data.get("moved"):
+                self.local.drop(str(data["identity"]), str(data["device"]))
+                return
             if "away" in data:
                 self.local.away(str(data["identity"]), str(data["device"]), str(data["away"]))
                 return

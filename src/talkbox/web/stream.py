@@ -239,6 +239,18 @@ class StreamHub:
         self.close(stream)
         return True
 
+    def drop(self, identity: str, device_id: str) -> bool:
+        """End a device's stream here because the device has reconnected to another server
+        process: its page already dropped this connection, and it must not keep taking the
+        device's messages until a write to it fails."""
+        with self._lock:
+            stream = self._streams.get(identity, {}).get(device_id)
+        if stream is None:
+            return False
+        stream.close()
+        self.close(stream)
+        return True
+
     def broadcast_presence(self) -> None:
         """Tell every stream who is online, soon: changes within ``presence_delay`` go out as
         one message. Without that, N people logging in sent N lists of N names to N pages

@@ -29,6 +29,9 @@ from talkbox.store.base import Store
 STATE = "local"
 #: The store lock every process takes to change legs.
 LOCK = "local-legs"
+#: How long a process killed while holding that lock blocks the others (a change takes
+#: milliseconds; the lock expires after this).
+LOCK_TIMEOUT = 5.0
 
 
 class LegBook:
@@ -98,7 +101,7 @@ class LegBook:
                     yield self.legs
                 elif self.shared:
                     assert self.store is not None
-                    with self.store.lock(LOCK):
+                    with self.store.lock(LOCK, timeout=LOCK_TIMEOUT):
                         self._reload()
                         try:
                             yield self.legs
