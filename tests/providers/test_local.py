@@ -298,3 +298,24 @@ def test_an_accept_without_an_answer_falls_back_to_the_callee_offering(world: Wo
         assert "answer" not in world.hub.types("a1")
         world.board.hangup(conf.caller.id)
         world.settle()
+
+
+def test_adding_someone_while_the_first_callee_rings_drops_the_early_offer(world: World) -> None:
+    """The caller's page will talk to two peers: everyone offers as usual, and a late early
+    answer from the first callee is not relayed (the caller's page dropped that offer)."""
+    world.online("alice", "a1")
+    world.online("bob", "b1")
+    world.online("carol", "c1")
+    leg = world.provider.originate("alice", "a1", offer="v=0 offer")
+    conf = world.board.incoming(
+        "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
+    )
+    world.provider.attach(leg, conf.id, conf.caller.id)
+    world.settle()
+    bob_invite = world.invite("b1")
+    world.board.add_participant(conf.id, "client:carol")
+    world.settle()
+    assert "offer" not in world.invite("c1")
+    view = world.provider.accept("bob", "b1", str(bob_invite["call_id"]), answer="v=0 answer")
+    assert "answered" not in view
+    assert "answer" not in world.hub.types("a1")

@@ -58,6 +58,7 @@ def test_app_settings_from_the_environment() -> None:
     bad_values = (
         {"TALKBOX_GRACE": "soon"},
         {"TALKBOX_RING_TIMEOUT": "0"},
+        {"TALKBOX_RING_TIMEOUT": "inf"},
         {"TALKBOX_LOOPBACK_ONLY": "y"},
     )
     for bad in bad_values:

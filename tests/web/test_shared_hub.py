@@ -20,10 +20,10 @@ from talkbox.web.shared_hub import SharedDeviceHub
 
 
 class Process:
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, heartbeat: float = 0.2) -> None:
         self.store = RedisStore(redis_client(), prefix=prefix)
         self.hub = StreamHub(self.store)
-        self.shared = SharedDeviceHub(self.hub, self.store, heartbeat=0.2)
+        self.shared = SharedDeviceHub(self.hub, self.store, heartbeat=heartbeat)
         self.hub.online_source = self.shared.online
         self.hub.add_listener(self.shared)
         self.shared.start()
@@ -121,3 +121,23 @@ def test_a_page_leaving_through_the_other_process_ends_its_stream(
         time.sleep(0.02)
     assert stream.closed
     assert b.hub.devices("bob") == []
+
+
+def test_a_login_on_one_process_is_announced_to_the_others_at_once() -> None:
+    with scratch_prefix() as prefix:
+        # No heartbeat in time: only the announcement can tell A.
+        a, b = Process(prefix, heartbeat=60), Process(prefix, heartbeat=60)
+        try:
+            alice = a.hub.open("alice", "tab-alice-1")
+            time.sleep(0.5)  # alice's own presence message has gone out
+            while not alice.messages.empty():
+                alice.messages.get_nowait()
+            b.hub.open("bob", "tab-bob-1")
+            deadline = time.monotonic() + 1.5
+            while "bob" not in next_of(alice, "presence", timeout=1.5)["online"]:
+                assert time.monotonic() < deadline
+        finally:
+            for p in (a, b):
+                p.shared.stop()
+                p.hub.stop()
+                p.store.close()

@@ -169,3 +169,26 @@ def test_a_burst_of_logins_is_one_presence_message_not_one_each() -> None:
     assert 1 <= len(sent) <= 2
     assert len(sent[-1]) == 30
     hub.stop()
+
+
+def test_a_stream_whose_opening_fails_is_not_left_behind() -> None:
+    from talkbox.store import MemoryStore
+    from talkbox.web.stream import StreamHub
+
+    class Failing:
+        def device_online(self, identity: str, device_id: str) -> None:
+            raise RuntimeError("the store is down")
+
+        def device_offline(self, identity: str, device_id: str) -> None:
+            raise AssertionError("never opened, so never offline")
+
+    hub = StreamHub(MemoryStore())
+    hub.add_listener(Failing())
+    try:
+        hub.open("bob", "device-b1")
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the listener's failure must reach the request")
+    assert hub.devices("bob") == []
+    assert hub.online() == []

@@ -47,7 +47,7 @@ export class LocalClient {
   async accept(invite) {
     let answer = {};
     if (invite.offer) {
-      const { sdp, candidates } = await this.media.answerEarly(invite.leg, invite.offer);
+      const { sdp, candidates } = await this.media.answerEarly(invite.offer);
       answer = { answer: sdp, candidates };
     } else {
       await this.media.microphone();

@@ -147,9 +147,9 @@ export class Media {
     return { sdp: offer.sdp, candidates: peer.held.splice(0) };
   }
 
-  async answerEarly(myLeg, offer) {
+  async answerEarly(offer) {
     // The callee, as it accepts: answer the offer (and its candidates) the invite carried.
-    this.myLeg = myLeg;
+    // Our candidates wait until the accept is taken (release), when myLeg is ours.
     await this.microphone();
     const peer = this.newPeer(offer.from, { holdCandidates: true });
     await peer.pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
@@ -240,8 +240,10 @@ export class Media {
     // reloaded) we offer; with a broken one both sides resume, and the lower leg id offers.
     const peer = this.peers.get(peerLeg);
     if (!peer) return true;
-    if (["connected", "connecting", "new"].includes(peer.pc.connectionState)) return false;
-    return myLeg < peerLeg;
+    const { connectionState, signalingState } = peer.pc;
+    if (connectionState === "connected") return false;
+    if (connectionState === "connecting" && signalingState === "stable") return false;
+    return myLeg < peerLeg; // the other side waits for our offer (it replaces its connection)
   }
 
   connected() {

@@ -98,8 +98,9 @@ def field(data: dict[str, Any], name: str, kind: type, required: bool = True) ->
     return value
 
 
-#: The longest session description a page may send (an audio offer is 2-6 KB).
-MAX_SDP = 65_536
+#: The longest session description a page may send (an audio offer is 2-6 KB; a ringing
+#: call's offer is kept with its leg, which every change re-reads on a shared store).
+MAX_SDP = 16_384
 
 
 def device_of(data: dict[str, Any]) -> str:

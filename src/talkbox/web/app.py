@@ -309,8 +309,8 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             value = float(text)
         except ValueError:
             raise ConfigError(f"{key} must be a number of seconds, not {text!r}") from None
-        if not value > 0:
-            raise ConfigError(f"{key} must be more than 0 seconds, not {text!r}")
+        if not 0 < value < 86_400:
+            raise ConfigError(f"{key} must be more than 0 seconds and under a day, not {text!r}")
         found[key] = value
     return found
 

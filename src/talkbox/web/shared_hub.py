@@ -48,6 +48,19 @@ end
 return 0
 """
 
+#: Refreshes this process's presence fields (ARGV[3:]) to ARGV[2], but not one another process
+#: has claimed meanwhile (the device reconnected there; this process is about to drop it).
+_REFRESH = """
+local mine = ARGV[1] .. ' '
+for i = 3, #ARGV do
+    local value = redis.call('HGET', KEYS[1], ARGV[i])
+    if not value or string.sub(value, 1, string.len(mine)) == mine then
+        redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
+    end
+end
+return 0
+"""
+
 #: Sets a presence field and returns what it held before.
 _SWAP = """
 local before = redis.call('HGET', KEYS[1], ARGV[1])
@@ -85,6 +98,7 @@ class SharedDeviceHub:
         self._release = self.client.register_script(_RELEASE)
         self._expire_script = self.client.register_script(_EXPIRE)
         self._swap = self.client.register_script(_SWAP)
+        self._refresh = self.client.register_script(_REFRESH)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._online: list[str] = []
@@ -130,12 +144,16 @@ class SharedDeviceHub:
         return out
 
     def devices(self, identity: str) -> list[str]:
+        """Raises ``RedisError`` when Redis does not answer: a device on another process must
+        not count as gone (its calls would end) because presence could not be read."""
         found = set(self.local.devices(identity))
-        try:
-            found |= {d for (who, d) in self._entries() if who == identity}
-        except redis.RedisError as exc:
-            log.warning("presence unavailable (%s): only this process's devices count", exc)
+        found |= {d for (who, d) in self._entries() if who == identity}
         return sorted(found)
+
+    def everyone(self) -> set[tuple[str, str]]:
+        """Every connected (identity, device), in one read (the provider's sweep)."""
+        found = {(who, d) for who in self.local.local_online() for d in self.local.devices(who)}
+        return found | set(self._entries())
 
     def send(self, identity: str, message: Mapping[str, Any], device_id: str | None = None) -> int:
         reached = self.local.send(identity, message, device_id)
@@ -181,7 +199,9 @@ class SharedDeviceHub:
     # -- PresenceListener (the local stream hub tells us first) -------------------------------
     def device_online(self, identity: str, device_id: str) -> None:
         try:
-            before = identity in self.online()
+            # Online before this device? (Its own stream is already in the local hub.)
+            others = {d for (who, d) in self._entries() if who == identity}
+            before = bool((others | set(self.local.devices(identity))) - {device_id})
             self._claim(identity, device_id)
             if not before:
                 self.client.publish(self._presence, self.node)
@@ -231,21 +251,30 @@ class SharedDeviceHub:
         )
 
     def _receive(self, channel: str, data: str) -> None:
-        if channel == self._presence:
-            self._presence_changed()
-        else:
-            self._deliver(data)
+        try:
+            if channel == self._presence:
+                self._presence_changed()
+            else:
+                self._deliver(data)
+        except Exception:  # one bad message must not end the subscription
+            log.exception("handling a device message failed: %.200s", data)
 
     def _deliver(self, body: str) -> None:
         try:
             data = json.loads(body)
-            if data.get("moved"):
-                self.local.drop(str(data["identity"]), str(data["device"]))
+            identity, device = str(data["identity"]), data.get("device")
+            if data.get("moved") or "away" in data:
+                # Closing a stream runs the provider (its lock may be held elsewhere for a
+                # while): not on this thread, which carries every other device's messages.
+                token = data.get("away")
+                work = (
+                    (lambda: self.local.drop(identity, str(device)))
+                    if data.get("moved")
+                    else (lambda: self.local.away(identity, str(device), str(token)))
+                )
+                threading.Thread(target=work, name="talkbox-device-gone", daemon=True).start()
                 return
-            if "away" in data:
-                self.local.away(str(data["identity"]), str(data["device"]), str(data["away"]))
-                return
-            self.local.send(str(data["identity"]), data["message"], data.get("device"))
+            self.local.send(identity, data["message"], device)
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed device message: %.200s", body)
 
@@ -259,10 +288,10 @@ class SharedDeviceHub:
         while not self._stop.wait(self.heartbeat):
             try:
                 now = self._clock()
-                pipe = self.client.pipeline(transaction=False)
-                for field in self._fields():
-                    pipe.hset(self._key, field, f"{self.node} {now + self.ttl}")
-                pipe.execute()
+                fields = self._fields()
+                if fields:
+                    value = f"{self.node} {now + self.ttl}"
+                    self._refresh(keys=[self._key], args=[self.node, value, *fields])
                 self._expire(now)
                 self._presence_changed()  # a process that died took its users with it
             except redis.RedisError as exc:

@@ -206,8 +206,17 @@ class StreamHub:
             # would take the device from each other forever.
             old.put(("signal", {"type": "replaced"}, None))
             old.close()
-        for listener in self._listeners:
-            listener.device_online(identity, device_id)
+        try:
+            for listener in self._listeners:
+                listener.device_online(identity, device_id)
+        except BaseException:
+            # Not opened after all (the store failed under the provider, say): a stream left
+            # registered would count as online and take the device's messages for good.
+            with self._lock:
+                if self._streams.get(identity, {}).get(device_id) is stream:
+                    _remove(self._streams, identity, device_id)
+            stream.close()
+            raise
         if first:
             self.broadcast_presence()
         return stream

@@ -17,6 +17,7 @@ late device messages with a clear conflict.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from contextlib import contextmanager
 
 from talkbox.providers.local.devices import Leg, LegState
 from talkbox.store.base import Store
+
+log = logging.getLogger("talkbox.providers.local")
 
 #: The provider-state namespace the legs are saved under.
 STATE = "local"
@@ -124,7 +127,12 @@ class LegBook:
         for leg_id, text in stored.items():
             if self._saved.get(leg_id) == text and leg_id in self.legs:
                 continue
-            fresh = Leg.from_json(text)
+            try:
+                fresh = Leg.from_json(text)
+            except (ValueError, KeyError, TypeError):
+                log.error("dropping unreadable local leg %s from the store: %.200s", leg_id, text)
+                self._saved[leg_id] = text  # not live: the next save deletes it
+                continue
             old = self.legs.get(leg_id)
             if old is not None:
                 fresh.timer = old.timer

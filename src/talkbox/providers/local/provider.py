@@ -132,6 +132,7 @@ class LocalProvider(Provider):
                 restored = self._book.attach(store)
                 now = self._clock()
                 for leg in restored:
+                    leg.away_since = None  # a fresh grace period from this start on
                     if leg.state in (LegState.INVITING, LegState.RINGING):
                         left = max(0.0, (leg.ring_deadline or now) - now)
                         leg.timer = self._schedule(left, self._ring_timer(leg.id))
@@ -238,14 +239,6 @@ class LocalProvider(Provider):
                 code="unreachable",
                 reason=EndReason.INVALID_NUMBER,
             )
-        with self._book.transaction():
-            size = len(self.room_legs(conference.id))
-        if size >= MESH_LIMIT:
-            raise ProviderError(
-                f"a local room holds at most {MESH_LIMIT} people (a browser mesh)",
-                provider=self.name,
-                code="room-full",
-            )
         if not devices:
             raise ProviderError(
                 f"{identity} is offline", provider=self.name, code="offline", reason=None
@@ -258,13 +251,24 @@ class LocalProvider(Provider):
             caller=str(conference.owner),
         )
         with self._book.transaction():
+            if len(self.room_legs(conference.id)) >= MESH_LIMIT:
+                raise ProviderError(
+                    f"a local room holds at most {MESH_LIMIT} people (a browser mesh)",
+                    provider=self.name,
+                    code="room-full",
+                )
             self._book.add(leg)
             leg.rung = set(devices)
             leg.ring_deadline = self._clock() + self.ring_timeout
             leg.timer = self._schedule(self.ring_timeout, self._ring_timer(leg.id))
-            origin = self._book.legs.get(conference.caller.provider_id or "")
-            if origin is not None and origin.offer is not None and len(conference.calls) == 2:
-                leg.offered_by = origin.id  # a two-party call from a browser that offered
+            origin = self._book.live_legs.get(conference.caller.provider_id or "")
+            if origin is not None and origin.offer is not None:
+                if len(conference.calls) == 2:
+                    leg.offered_by = origin.id  # a two-party call from a browser that offered
+                else:
+                    # A third person is added while the first still rings: the caller's page
+                    # will talk to two peers, so everyone offers as usual.
+                    origin.offer, origin.offer_candidates = None, []
             for device in devices:
                 self._send(identity, self._invitation(leg), device)
         return leg.id
@@ -607,7 +611,13 @@ class LocalProvider(Provider):
         store whose browsers never come back)."""
         now = self._clock()
         present: dict[str, list[str]] = {}
+        # One read of every process's devices rather than one per person, where the hub
+        # offers it (SharedDeviceHub: a Redis round trip each).
+        everyone = getattr(self.hub, "everyone", None)
         with self._book.transaction():
+            if callable(everyone):
+                for who, device in everyone():
+                    present.setdefault(who, []).append(device)
             for leg in self._book.live():
                 if leg.state is not LegState.ANSWERED:
                     if leg.ring_deadline is not None and now >= leg.ring_deadline:
@@ -615,9 +625,9 @@ class LocalProvider(Provider):
                     continue
                 if leg.device_id is None or self.hub is None:
                     continue
-                if leg.identity not in present:
+                if not callable(everyone) and leg.identity not in present:
                     present[leg.identity] = self.hub.devices(leg.identity)
-                if leg.device_id in present[leg.identity]:
+                if leg.device_id in present.get(leg.identity, ()):
                     leg.away_since = None
                 elif leg.away_since is None:
                     leg.away_since = now
