@@ -91,20 +91,29 @@ def test_store_round_trips_overlap_and_events_still_leave_in_log_order() -> None
     first, second = (board.dial(f"client:a{i}", f"client:b{i}") for i in range(2))
     store.gated = first.id
     recorder = Recorder()
+    slow = threading.Thread(
+        target=board.apply,
+        args=(Phone(str(first.caller.provider_id), first.id).status(CallStatus.RINGING, 1),),
+    )
+    fast = threading.Thread(
+        target=board.apply,
+        args=(Phone(str(second.caller.provider_id), second.id).status(CallStatus.RINGING, 1),),
+    )
     with recorder.listening():
-        slow = threading.Thread(
-            target=board.apply,
-            args=(Phone(str(first.caller.provider_id), first.id).status(CallStatus.RINGING, 1),),
-        )
-        slow.start()
-        assert store.committed.wait(10)
-        # The first room's events are logged but its commit has not returned: the second
-        # room's update does not wait for it (no lock across the store), but its events,
-        # logged later, are held back until the earlier ones have left.
-        board.apply(Phone(str(second.caller.provider_id), second.id).status(CallStatus.RINGING, 1))
-        assert recorder.ids == []
-        store.let_go.set()
-        slow.join(10)
+        try:
+            slow.start()
+            assert store.committed.wait(10)
+            # The first room's events are logged but its commit has not returned: the second
+            # room's update does not wait for it (no lock across the store), but its events,
+            # logged later, are held back until the earlier ones have left.
+            fast.start()
+            fast.join(10)
+            assert not fast.is_alive(), "the second room waited for the first room's commit"
+            assert recorder.ids == []
+        finally:
+            store.let_go.set()
+            slow.join(10)
+            fast.join(10)
     assert len(recorder.ids) == 2
     assert recorder.ids == sorted(recorder.ids)
     assert [e.conference_id for e in recorder.events] == [first.id, second.id]  # type: ignore[attr-defined]
