@@ -65,3 +65,55 @@ def test_a_receiver_that_commands_the_switchboard_does_not_deadlock() -> None:
     # Every receiver sees the first event before anyone sees the one published from inside.
     assert seen == ["receiver", "call-answered", "call-created"]
     assert [str(c.endpoint) for c in board.get(conf.id).calls][-1] == "client:carol"
+
+
+class _SlowToReturn(MemoryStore):
+    """Commits the gated room's update at once but returns from it only when let go, as a
+    store round trip that is slow on the way back does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gated: str | None = None
+        self.committed = threading.Event()
+        self.let_go = threading.Event()
+
+    def update(self, conference_id, change):  # type: ignore[no-untyped-def]
+        result = super().update(conference_id, change)
+        if conference_id == self.gated:
+            self.committed.set()
+            assert self.let_go.wait(10)
+        return result
+
+
+def test_store_round_trips_overlap_and_events_still_leave_in_log_order() -> None:
+    clock, store = Clock(), _SlowToReturn()
+    board = Switchboard(store, FakeProvider(), clock=clock, run_effect=lambda w: w())
+    first, second = (board.dial(f"client:a{i}", f"client:b{i}") for i in range(2))
+    store.gated = first.id
+    recorder = Recorder()
+    slow = threading.Thread(
+        target=board.apply,
+        args=(Phone(str(first.caller.provider_id), first.id).status(CallStatus.RINGING, 1),),
+    )
+    fast = threading.Thread(
+        target=board.apply,
+        args=(Phone(str(second.caller.provider_id), second.id).status(CallStatus.RINGING, 1),),
+    )
+    with recorder.listening():
+        try:
+            slow.start()
+            assert store.committed.wait(10)
+            # The first room's events are logged but its commit has not returned: the second
+            # room's update does not wait for it (no lock across the store), but its events,
+            # logged later, are held back until the earlier ones have left.
+            fast.start()
+            fast.join(10)
+            assert not fast.is_alive(), "the second room waited for the first room's commit"
+            assert recorder.ids == []
+        finally:
+            store.let_go.set()
+            slow.join(10)
+            fast.join(10)
+    assert len(recorder.ids) == 2
+    assert recorder.ids == sorted(recorder.ids)
+    assert [e.conference_id for e in recorder.events] == [first.id, second.id]  # type: ignore[attr-defined]

@@ -213,6 +213,8 @@ class RedisStore(Store):
             raise Conflict(f"conference {conf.id!r} already exists")
         if result[0] == -2:
             return None
+        for key in keys:  # this process wrote them: a report naming the leg needs no GET
+            self._lookups.put(key, conf.id)
         return int(result[0]), [
             LoggedEvent(int(n), event, parties) for n, event in zip(result[1:], events, strict=True)
         ]

@@ -4,8 +4,12 @@ It turns commands (``dial``, ``hangup``, ``add_participant`` ...) into provider 
 provider reports to the store through the rules in :mod:`talkbox.switchboard.rules`, and
 publishes the resulting events, in log order, on the blinker signals of :mod:`talkbox.events`.
 
-Concurrency: a store transaction and the queuing of its events happen under one lock, so events
-leave in the order they were logged; provider requests never run under it. Work the rules ask
+Concurrency: store transactions run outside any switchboard lock, so threads applying reports
+to different rooms overlap their store round trips (the store itself keeps each room's update
+atomic). Events still leave in the order they were logged: the store numbers them in commit
+order, and a commit's events are held back until every commit that was already in flight when
+it returned has returned too (any commit started later is numbered after it); then the held
+events leave lowest id first. Provider requests never run under a lock. Work the rules ask
 for on their own (placing a callee when the caller joins, hanging up the last leg) runs through
 ``run_effect`` - by default a small thread pool, so that a webhook applying a report answers at
 once and never waits on the provider's REST API.
@@ -14,11 +18,13 @@ once and never waits on the provider's REST API.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -89,6 +95,12 @@ class Switchboard:
         self.default_region = default_region
         self._lock = threading.Lock()
         self._outbox: deque[LoggedEvent] = deque()
+        # Commits under way (by start ticket, oldest first) and the events of finished ones
+        # waiting for older commits still in flight: (event id, ticket bound, tiebreak, entry).
+        self._tickets = itertools.count()
+        self._in_flight: dict[int, None] = {}
+        self._held: list[tuple[int, int, int, LoggedEvent]] = []
+        self._tiebreak = itertools.count()
         self._dispatching = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._run_effect = run_effect or self._submit
@@ -124,9 +136,9 @@ class Switchboard:
             outcome[:] = [builder]
             return builder.result()
 
-        with self._lock:
+        with self._committing() as done:
             _, logged = self.store.update(conference_id, run)
-            self._outbox.extend(logged)
+            done(logged)
         self._drain()
         builder = outcome[0]
         for effect in builder.effects:
@@ -136,11 +148,44 @@ class Switchboard:
     def _create(self, conf: Conference, fn: Callable[[Builder], None]) -> Builder:
         builder = Builder(conf, self.clock())
         fn(builder)
-        with self._lock:
-            logged = self.store.add(builder.conf, builder.events)
-            self._outbox.extend(logged)
+        with self._committing() as done:
+            done(self.store.add(builder.conf, builder.events))
         self._drain()
         return builder
+
+    @contextlib.contextmanager
+    def _committing(self) -> Iterator[Callable[[Sequence[LoggedEvent]], None]]:
+        """Run one store commit outside the lock; hand its logged events to ``done``.
+
+        The store numbers events in commit order. A commit still in flight when this one
+        returns may yet be numbered lower, so these events wait (in ``_held``) until every
+        such commit has returned; commits started after this one returned are numbered
+        higher and do not hold it back. Released events join the outbox lowest id first.
+        """
+        with self._lock:
+            ticket = next(self._tickets)
+            self._in_flight[ticket] = None
+        logged: Sequence[LoggedEvent] = ()
+
+        def done(entries: Sequence[LoggedEvent]) -> None:
+            nonlocal logged
+            logged = entries
+
+        try:
+            yield done
+        finally:
+            with self._lock:
+                del self._in_flight[ticket]
+                if not self._in_flight and not self._held:
+                    self._outbox.extend(logged)  # the common case: nothing to wait for
+                else:
+                    # Commits with a ticket >= bound started after this one returned.
+                    bound = next(self._tickets)
+                    for entry in logged:
+                        heapq.heappush(self._held, (entry.id, bound, next(self._tiebreak), entry))
+                    oldest = next(iter(self._in_flight), None)
+                    while self._held and (oldest is None or oldest >= self._held[0][1]):
+                        self._outbox.append(heapq.heappop(self._held)[3])
 
     def _drain(self) -> None:
         """Send queued events in log order; whichever thread holds the dispatch lock sends
