@@ -304,3 +304,19 @@ def test_sqlite_provider_state_survives_a_restart(tmp_path: Path) -> None:
     again = SQLiteStore(tmp_path / "t.db")
     assert again.provider_state("local") == {"leg_1": "held by tab 1"}
     again.close()
+
+
+def test_provider_state_locked_reads_writes_and_skips_what_it_knows(store: Store) -> None:
+    store.put_provider_state("local", {"leg_1": "one"})
+    with store.provider_state_locked("local", None) as state:
+        assert state.entries == {"leg_1": "one"}
+        state.changes = {"leg_2": "two", "leg_1": None}
+    known = state.version
+    with store.provider_state_locked("local", known) as again:
+        # Unchanged since ``known``: a store with versions need not send the entries again.
+        assert again.entries in (None, {"leg_2": "two"})
+    assert again.version == known
+    store.put_provider_state("local", {"leg_2": None})  # another process empties it
+    with store.provider_state_locked("local", known) as fresh:
+        assert fresh.entries == {}  # changed meanwhile: read again, even though empty
+    assert store.provider_state("local") == {}

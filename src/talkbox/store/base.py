@@ -9,12 +9,13 @@ room cannot lose each other's update.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from talkbox.events import ConferenceEnded, Event
@@ -23,6 +24,18 @@ from talkbox.model import Conference
 #: What an update callback returns: the new room and the events its change produced, or
 #: ``None`` for "nothing changed" (nothing is written).
 Change = tuple[Conference, Sequence[Event]] | None
+
+
+@dataclass(slots=True)
+class LockedState:
+    """A provider's entries while it holds the lock (see ``Store.provider_state_locked``):
+    ``entries`` as stored (None: unchanged since the version the caller knew), and the
+    ``changes`` to write as the lock is released (text saves, None deletes). ``version``
+    names what is stored once the changes are written."""
+
+    version: str
+    entries: dict[str, str] | None
+    changes: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,20 @@ class Store(ABC):
         with self._state_guard():
             locks: dict[str, threading.Lock] = self.__dict__.setdefault("_named_locks", {})
             return locks.setdefault(name, threading.Lock())
+
+    @contextlib.contextmanager
+    def provider_state_locked(
+        self, provider: str, known: str | None, timeout: float = 10.0
+    ) -> Iterator[LockedState]:
+        """Read ``provider``'s entries under :meth:`lock`, change them, and unlock, in as few
+        round trips as the store allows. ``known`` is the version the caller last saw: when
+        nothing changed since, ``LockedState.entries`` is None (no need to read them again).
+        This default takes the lock and reads every time."""
+        with self.lock(f"pstate:{provider}", timeout=timeout):
+            state = LockedState("", self.provider_state(provider))
+            yield state
+            if state.changes:
+                self.put_provider_state(provider, state.changes)
 
     def _local_state(self) -> dict[str, dict[str, str]]:
         state: dict[str, dict[str, str]] = self.__dict__.setdefault("_provider_state", {})

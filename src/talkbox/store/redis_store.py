@@ -18,11 +18,13 @@ Sentinel): the script touches keys it derives from the prefix, which Redis Clust
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -35,6 +37,7 @@ from talkbox.model import Conference, ConferenceStatus
 from talkbox.store.base import (
     ApiToken,
     Change,
+    LockedState,
     LoggedEvent,
     Store,
     User,
@@ -121,6 +124,34 @@ def parse_message(text: str) -> tuple[str, LoggedEvent]:
     return str(data["origin"]), entry
 
 
+#: Takes a provider-state lock and reads the entries, or only their version when it is the
+#: one the caller knows. KEYS: entries, lock, version. ARGV: token, ttl ms, known version.
+_STATE_ACQUIRE = """
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local version = redis.call('GET', KEYS[3]) or '0'
+if version == ARGV[3] then return {version, 0} end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 1)
+table.insert(out, 1, version)
+return out
+"""
+
+#: Writes the changes (ARGV[2] pairs to set, then fields to delete) and releases the lock,
+#: only if the lock is still held with ARGV[1]; returns the new version, or -1 if it was lost.
+_STATE_RELEASE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local pairs_ = tonumber(ARGV[2])
+local version = tonumber(redis.call('GET', KEYS[3]) or '0')
+if #ARGV > 2 then
+    for i = 3, 2 + 2 * pairs_, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+    for i = 3 + 2 * pairs_, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+    version = redis.call('INCR', KEYS[3])
+end
+redis.call('DEL', KEYS[2])
+return version
+"""
+
+
 class RedisStore(Store):
     def __init__(
         self,
@@ -138,6 +169,8 @@ class RedisStore(Store):
         #: second time (the local switchboard already did).
         self.origin = secrets.token_hex(8)
         self._commit = client.register_script(_COMMIT)
+        self._state_acquire = client.register_script(_STATE_ACQUIRE)
+        self._state_release = client.register_script(_STATE_RELEASE)
         # Lookups never change once written (a leg's id always names the same room), and the
         # room this process wrote last is usually the one it updates next: both are cached so
         # that an update is one round trip. A stale room copy only makes the commit script
@@ -415,13 +448,50 @@ class RedisStore(Store):
                 pipe.hdel(key, field)
             else:
                 pipe.hset(key, field, value)
+        pipe.incr(f"{self.prefix}:pstate-version:{provider}")  # readers' copies are stale
         pipe.execute()
+
+    @contextlib.contextmanager
+    def provider_state_locked(
+        self, provider: str, known: str | None, timeout: float = 10.0
+    ) -> Iterator[LockedState]:
+        """One round trip takes the lock and reads the entries (only their version when it is
+        ``known``), one writes the changes and releases it: a local-provider change on a shared
+        store was four round trips and a full read."""
+        keys = [
+            f"{self.prefix}:pstate:{provider}",
+            f"{self.prefix}:lock:pstate:{provider}",
+            f"{self.prefix}:pstate-version:{provider}",
+        ]
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self._state_acquire(keys=keys, args=[token, int(timeout * 1000), known or ""])
+            if got:
+                break
+            if time.monotonic() > deadline:
+                raise redis.exceptions.LockError(f"could not lock {provider}'s state")
+            time.sleep(0.002)
+        version, fresh, flat = str(got[0]), int(got[1]), got[2:]
+        entries = _hash(dict(zip(flat[::2], flat[1::2], strict=True))) if fresh else None
+        state = LockedState(version, entries)
+        try:
+            yield state
+        finally:
+            sets = [x for k, v in state.changes.items() if v is not None for x in (k, v)]
+            gone = [k for k, v in state.changes.items() if v is None]
+            written = self._state_release(keys=keys, args=[token, len(sets) // 2, *sets, *gone])
+            if written == -1:
+                raise redis.exceptions.LockNotOwnedError(
+                    f"{provider}'s state lock expired before its change was written"
+                )
+            state.version = str(written) if sets or gone else version
 
     def lock(self, name: str, timeout: float = 10.0) -> AbstractContextManager[object]:
         """redis-py's lock (a token under ``SET NX PX``, released by a script that checks the
         token): a process killed while holding it blocks the others for ``timeout`` at most."""
         lock: AbstractContextManager[object] = self.client.lock(
-            f"{self.prefix}:lock:{name}", timeout=timeout, blocking_timeout=timeout
+            f"{self.prefix}:lock:{name}", timeout=timeout, blocking_timeout=timeout, sleep=0.005
         )
         return lock
 

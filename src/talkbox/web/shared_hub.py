@@ -36,45 +36,70 @@ from talkbox.web.stream import StreamHub
 
 log = logging.getLogger("talkbox.web.shared_hub")
 
-SEP = "\x1f"  # between identity and device id in a presence field; neither may contain it
-
-#: Deletes a presence field only if this process still owns it (the device may have
-#: reconnected to another process in the meantime).
+#: Deletes a device's entry only if this process still owns it (the device may have
+#: reconnected to another process meanwhile); a user with no device left is no longer online.
+#: KEYS: the user's device hash, the online hash. ARGV: device, node, user.
 _RELEASE = """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value and string.sub(value, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ' ' then
-    return redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    if redis.call('HLEN', KEYS[1]) == 0 then redis.call('HDEL', KEYS[2], ARGV[3]) end
+    return 1
 end
 return 0
 """
 
-#: Refreshes this process's presence fields (ARGV[3:]) to ARGV[2], but not one another process
-#: has claimed meanwhile (the device reconnected there; this process is about to drop it).
+#: Refreshes a user's devices held here (ARGV[5:]) to ARGV[2], but not one another process
+#: claimed meanwhile (the device reconnected there; this process is about to drop it).
+#: KEYS: the user's device hash, the online hash. ARGV: node, value, user, expiry, devices...
 _REFRESH = """
 local mine = ARGV[1] .. ' '
-for i = 3, #ARGV do
+for i = 5, #ARGV do
     local value = redis.call('HGET', KEYS[1], ARGV[i])
     if not value or string.sub(value, 1, string.len(mine)) == mine then
         redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
     end
 end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 return 0
 """
 
-#: Sets a presence field and returns what it held before.
+#: Claims a device for this process; returns what its entry held before.
+#: KEYS: the user's device hash, the online hash. ARGV: device, value, user, expiry.
 _SWAP = """
 local before = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 return before
 """
 
-#: Deletes a presence field only if it still holds the expired value that was read.
+#: Drops a user's expired device entries, and the user from the online hash when none is left
+#: (and nobody refreshed it meanwhile). KEYS: device hash, online hash. ARGV: user, now.
 _EXPIRE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-    return redis.call('HDEL', KEYS[1], ARGV[1])
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+    local expiry = tonumber(string.match(entries[i + 1], ' (.*)$'))
+    if not expiry or expiry <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], entries[i]) end
+end
+if redis.call('HLEN', KEYS[1]) == 0 then
+    local until_ = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+    if until_ <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[2], ARGV[1]) end
 end
 return 0
 """
+
+
+def _live(entries: Mapping[Any, Any], now: float) -> dict[str, str]:
+    """A user's device entries that have not expired: device -> the process holding it."""
+    out: dict[str, str] = {}
+    for device, value in entries.items():
+        node, _, expiry = str(value).partition(" ")
+        try:
+            if float(expiry) > now:
+                out[str(device)] = node
+        except ValueError:
+            continue
+    return out
 
 
 class SharedDeviceHub:
@@ -93,7 +118,8 @@ class SharedDeviceHub:
         self.ttl = 3 * heartbeat
         self.node = secrets.token_hex(6)
         self._clock = clock
-        self._key = f"{self.prefix}:devices"
+        #: user -> until when someone refreshed one of their devices (who is online).
+        self._online_key = f"{self.prefix}:online"
         self._presence = f"{self.prefix}:presence"
         self._release = self.client.register_script(_RELEASE)
         self._expire_script = self.client.register_script(_EXPIRE)
@@ -106,6 +132,14 @@ class SharedDeviceHub:
 
     def _channel(self, node: str) -> str:
         return f"{self.prefix}:signal:{node}"
+
+    def _devices_key(self, identity: str) -> str:
+        """One hash per user (device -> process, expiry): finding a user's devices reads only
+        theirs (one hash for everybody cost a third of a busy server's time)."""
+        return f"{self.prefix}:dev:{identity}"
+
+    def _keys(self, identity: str) -> list[str]:
+        return [self._devices_key(identity), self._online_key]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SharedDeviceHub:
@@ -122,38 +156,33 @@ class SharedDeviceHub:
         for thread in self._threads:
             thread.join(timeout=5)
         try:
-            for field in self._fields():
-                self._release(keys=[self._key], args=[field, self.node])
+            for identity, device in self._held():
+                self._release(keys=self._keys(identity), args=[device, self.node, identity])
             self.client.publish(self._presence, self.node)
         except redis.RedisError:
             pass  # the entries expire by themselves
 
     # -- DeviceHub ---------------------------------------------------------------------------
-    def _entries(self) -> dict[tuple[str, str], str]:
-        """Live presence entries: (identity, device) -> the process holding the device."""
-        now = self._clock()
-        out: dict[tuple[str, str], str] = {}
-        for field, value in self.client.hgetall(self._key).items():
-            identity, _, device = str(field).partition(SEP)
-            node, _, expiry = str(value).partition(" ")
-            try:
-                if float(expiry) > now:
-                    out[(identity, device)] = node
-            except ValueError:
-                continue
-        return out
+    def _entries(self, identity: str) -> dict[str, str]:
+        """``identity``'s devices on any process: device -> the process holding it."""
+        return _live(self.client.hgetall(self._devices_key(identity)), self._clock())
 
     def devices(self, identity: str) -> list[str]:
         """Raises ``RedisError`` when Redis does not answer: a device on another process must
         not count as gone (its calls would end) because presence could not be read."""
-        found = set(self.local.devices(identity))
-        found |= {d for (who, d) in self._entries() if who == identity}
-        return sorted(found)
+        return sorted(set(self.local.devices(identity)) | set(self._entries(identity)))
 
     def everyone(self) -> set[tuple[str, str]]:
-        """Every connected (identity, device), in one read (the provider's sweep)."""
-        found = {(who, d) for who in self.local.local_online() for d in self.local.devices(who)}
-        return found | set(self._entries())
+        """Every connected (identity, device), in two reads (the provider's sweep)."""
+        found = set(self._held())
+        users = self._online_users()
+        pipe = self.client.pipeline(transaction=False)
+        for identity in users:
+            pipe.hgetall(self._devices_key(identity))
+        now = self._clock()
+        for identity, entries in zip(users, pipe.execute(), strict=True):
+            found |= {(identity, device) for device in _live(entries, now)}
+        return found
 
     def send(self, identity: str, message: Mapping[str, Any], device_id: str | None = None) -> int:
         reached = self.local.send(identity, message, device_id)
@@ -162,8 +191,8 @@ class SharedDeviceHub:
         local = set(self.local.devices(identity))
         try:
             nodes: dict[str, list[str]] = {}
-            for (who, device), node in self._entries().items():
-                mine = who == identity and node != self.node and device not in local
+            for device, node in self._entries(identity).items():
+                mine = node != self.node and device not in local
                 if mine and device_id in (None, device):
                     nodes.setdefault(node, []).append(device)
             for node, devices in nodes.items():
@@ -180,7 +209,7 @@ class SharedDeviceHub:
         if self.local.away(identity, device_id, token):
             return True
         try:
-            node = self._entries().get((identity, device_id))
+            node = self._entries(identity).get(device_id)
             if node is None or node == self.node:
                 return False
             body = json.dumps({"identity": identity, "device": device_id, "away": token})
@@ -189,10 +218,21 @@ class SharedDeviceHub:
             log.warning("could not pass on that %s/%s left (%s)", identity, device_id, exc)
             return False
 
+    def _online_users(self) -> list[str]:
+        now = self._clock()
+        users = []
+        for identity, until in self.client.hgetall(self._online_key).items():
+            try:
+                if float(until) > now:
+                    users.append(str(identity))
+            except ValueError:
+                continue
+        return users
+
     def online(self) -> list[str]:
         """Everyone with a device connected to any process."""
         try:
-            return sorted({who for (who, _) in self._entries()} | set(self.local.local_online()))
+            return sorted(set(self._online_users()) | set(self.local.local_online()))
         except redis.RedisError:
             return self.local.local_online()
 
@@ -200,8 +240,8 @@ class SharedDeviceHub:
     def device_online(self, identity: str, device_id: str) -> None:
         try:
             # Online before this device? (Its own stream is already in the local hub.)
-            others = {d for (who, d) in self._entries() if who == identity}
-            before = bool((others | set(self.local.devices(identity))) - {device_id})
+            others = set(self._entries(identity)) | set(self.local.devices(identity))
+            before = bool(others - {device_id})
             self._claim(identity, device_id)
             if not before:
                 self.client.publish(self._presence, self.node)
@@ -210,21 +250,20 @@ class SharedDeviceHub:
 
     def device_offline(self, identity: str, device_id: str) -> None:
         try:
-            self._release(keys=[self._key], args=[self._field(identity, device_id), self.node])
+            self._release(keys=self._keys(identity), args=[device_id, self.node, identity])
             if identity not in self.online():
                 self.client.publish(self._presence, self.node)
         except redis.RedisError as exc:
             log.warning("could not withdraw %s/%s (%s); it expires", identity, device_id, exc)
 
-    def _field(self, identity: str, device_id: str) -> str:
-        return f"{identity}{SEP}{device_id}"
-
     def _claim(self, identity: str, device_id: str) -> None:
         """Announce the device here; if another live process held it (the page reconnected
         through another process), that process drops its stale stream at once."""
         now = self._clock()
-        field = self._field(identity, device_id)
-        before = self._swap(keys=[self._key], args=[field, f"{self.node} {now + self.ttl}"])
+        until = now + self.ttl
+        before = self._swap(
+            keys=self._keys(identity), args=[device_id, f"{self.node} {until}", identity, until]
+        )
         node, _, expiry = str(before or "").partition(" ")
         try:
             live = float(expiry) > now
@@ -234,9 +273,10 @@ class SharedDeviceHub:
             body = json.dumps({"identity": identity, "device": device_id, "moved": True})
             self.client.publish(self._channel(node), body)
 
-    def _fields(self) -> list[str]:
+    def _held(self) -> list[tuple[str, str]]:
+        """The (identity, device) pairs whose streams this process holds."""
         local = self.local
-        return [self._field(who, d) for who in local.local_online() for d in local.devices(who)]
+        return [(who, d) for who in local.local_online() for d in local.devices(who)]
 
     # -- threads -----------------------------------------------------------------------------
     def _listen(self) -> None:
@@ -288,10 +328,18 @@ class SharedDeviceHub:
         while not self._stop.wait(self.heartbeat):
             try:
                 now = self._clock()
-                fields = self._fields()
-                if fields:
-                    value = f"{self.node} {now + self.ttl}"
-                    self._refresh(keys=[self._key], args=[self.node, value, *fields])
+                until = now + self.ttl
+                mine: dict[str, list[str]] = {}
+                for identity, device in self._held():
+                    mine.setdefault(identity, []).append(device)
+                pipe = self.client.pipeline(transaction=False)
+                for identity, devices in mine.items():
+                    self._refresh(
+                        keys=self._keys(identity),
+                        args=[self.node, f"{self.node} {until}", identity, until, *devices],
+                        client=pipe,
+                    )
+                pipe.execute()
                 self._expire(now)
                 self._presence_changed()  # a process that died took its users with it
             except redis.RedisError as exc:
@@ -299,10 +347,12 @@ class SharedDeviceHub:
 
     def _expire(self, now: float) -> None:
         """Drop entries nobody refreshed (their process died); any process may."""
-        for field, value in self.client.hgetall(self._key).items():
+        stale = []
+        for identity, until in self.client.hgetall(self._online_key).items():
             try:
-                expired = float(str(value).partition(" ")[2]) <= now
+                if float(until) <= now:
+                    stale.append(str(identity))
             except ValueError:
-                expired = True
-            if expired:
-                self._expire_script(keys=[self._key], args=[field, value])
+                stale.append(str(identity))
+        for identity in stale:
+            self._expire_script(keys=self._keys(identity), args=[identity, now])

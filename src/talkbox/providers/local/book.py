@@ -8,8 +8,10 @@ store (:meth:`Store.put_provider_state`) as well as in memory:
 * **one process** (memory or SQLite store): memory is the truth, and each change is written
   through, so that after a restart :meth:`LegBook.attach` reads the legs back;
 * **several processes** (a store with ``shared = True``, Redis): the store is the truth. Every
-  change runs under the store's lock and starts by re-reading the legs, so two processes never
-  act on stale legs (two devices accepting one call on two servers: one wins).
+  change runs under the store's lock and starts from the stored legs (re-read only when another
+  process changed them since: the store keeps a version), so two processes never act on stale
+  legs (two devices accepting one call on two servers: one wins). On Redis that is two round
+  trips per change: lock and read, write and unlock.
 
 Ended legs are not kept in the store; this process remembers the newest ones only to answer
 late device messages with a clear conflict.
@@ -30,9 +32,7 @@ log = logging.getLogger("talkbox.providers.local")
 
 #: The provider-state namespace the legs are saved under.
 STATE = "local"
-#: The store lock every process takes to change legs.
-LOCK = "local-legs"
-#: How long a process killed while holding that lock blocks the others (a change takes
+#: How long a process killed while holding the legs' lock blocks the others (a change takes
 #: milliseconds; the lock expires after this).
 LOCK_TIMEOUT = 5.0
 
@@ -49,6 +49,7 @@ class LegBook:
         self.live_legs: dict[str, Leg] = {}
         self.store: Store | None = None
         self._saved: dict[str, str] = {}  # leg id -> its text as last read or written
+        self._version: str | None = None  # of the shared legs this process last read
         self._ended: deque[str] = deque()
         self._lock = threading.RLock()
         self._depth = 0
@@ -104,12 +105,17 @@ class LegBook:
                     yield self.legs
                 elif self.shared:
                     assert self.store is not None
-                    with self.store.lock(LOCK, timeout=LOCK_TIMEOUT):
-                        self._reload()
+                    with self.store.provider_state_locked(
+                        STATE, self._version, timeout=LOCK_TIMEOUT
+                    ) as state:
+                        if state.entries is not None:  # changed elsewhere since we last looked
+                            self._reload(state.entries)
                         try:
                             yield self.legs
                         finally:
-                            self._save()
+                            state.changes = self._changes()
+                    self._saved_changes(state.changes)
+                    self._version = state.version
                 else:
                     try:
                         yield self.legs
@@ -118,12 +124,13 @@ class LegBook:
             finally:
                 self._depth -= 1
 
-    def _reload(self) -> None:
+    def _reload(self, stored: dict[str, str] | None = None) -> None:
         """Take the stored legs as the truth: new ones are added, changed ones replaced (keeping
         this process's ring timer), and live ones gone from the store were ended elsewhere."""
         if self.store is None:
             return
-        stored = self.store.provider_state(STATE)
+        if stored is None:
+            stored = self.store.provider_state(STATE)
         for leg_id, text in stored.items():
             if self._saved.get(leg_id) == text and leg_id in self.legs:
                 continue
@@ -147,9 +154,8 @@ class LegBook:
                     leg.timer = None
                 self.retire(leg)
 
-    def _save(self) -> None:
-        if self.store is None:
-            return
+    def _changes(self) -> dict[str, str | None]:
+        """What to write: live legs that differ from what was saved, and ended ones to drop."""
         changes: dict[str, str | None] = {}
         for leg_id, leg in self.live_legs.items():
             text = leg.to_json()
@@ -158,9 +164,17 @@ class LegBook:
         for leg_id in self._saved:
             if leg_id not in self.live_legs:  # ended or discarded
                 changes[leg_id] = None
-        if not changes:
+        return changes
+
+    def _save(self) -> None:
+        if self.store is None:
             return
-        self.store.put_provider_state(STATE, changes)
+        changes = self._changes()
+        if changes:
+            self.store.put_provider_state(STATE, changes)
+            self._saved_changes(changes)
+
+    def _saved_changes(self, changes: dict[str, str | None]) -> None:
         for leg_id, change in changes.items():
             if change is None:
                 self._saved.pop(leg_id, None)
