@@ -108,7 +108,9 @@ def prepare_users(store_url: str, count: int) -> list[tuple[str, str]]:
 
 
 class Server(Gunicorn):
-    def __init__(self, store_url: str, threads: int, provider: str = "twilio") -> None:
+    def __init__(
+        self, store_url: str, threads: int, provider: str = "twilio", workers: int = 1
+    ) -> None:
         env = {
             "TALKBOX_STORE": store_url,
             "TALKBOX_PROVIDER": provider,
@@ -126,7 +128,7 @@ class Server(Gunicorn):
             )
         else:
             env["TALKBOX_LOOPBACK_ONLY"] = "1"
-        super().__init__(env)
+        super().__init__(env, workers=workers)
 
     def stop(self) -> None:
         self.kill()
@@ -356,6 +358,7 @@ def run(
     store: str = "sqlite",
     warmup: float = 2.0,
     provider: str = "twilio",
+    workers: int = 1,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         if store == "redis":
@@ -363,7 +366,9 @@ def run(
         else:
             store_url = f"sqlite:///{tmp}/load.db"
         users = prepare_users(store_url, streams)
-        server = Server(store_url, threads=streams + 32, provider=provider)
+        if workers > 1 and store != "redis":
+            raise SystemExit("several workers need the Redis store")
+        server = Server(store_url, threads=streams + 32, provider=provider, workers=workers)
         try:
             listeners = Streams(server.port, users)
             result = drive(server.port, users, rate, seconds, warmup, provider)
@@ -412,8 +417,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds not timed")
     parser.add_argument("--provider", choices=["twilio", "local"], default="twilio")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (Redis only)")
     args = parser.parse_args(argv)
-    summary = run(args.streams, args.rate, args.seconds, args.store, args.warmup, args.provider)
+    summary = run(
+        args.streams,
+        args.rate,
+        args.seconds,
+        args.store,
+        args.warmup,
+        args.provider,
+        args.workers,
+    )
     print(json.dumps(summary, indent=2))
     clean = summary["errors"] == 0 and summary["events_lost"] == 0
     return 0 if clean and summary["invites_lost"] == 0 else 1
