@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -45,9 +46,11 @@ class World:
     def invite(self, device: str) -> dict[str, object]:
         return next(m for m in reversed(self.hub.to(device)) if m["type"] == "invite")
 
-    def originate(self, caller: str, device: str, to: str) -> tuple[str, str]:
-        """A browser call: returns (conference id, caller's leg id)."""
-        leg = self.provider.originate(caller, device)
+    def originate(
+        self, caller: str, device: str, to: str, offer: str | None = None, **more: Any
+    ) -> tuple[str, str]:
+        """A browser call (with an early offer): returns (conference id, caller's leg id)."""
+        leg = self.provider.originate(caller, device, offer=offer, **more)
         conf = self.board.incoming(
             f"client:{caller}", to, provider_call_id=leg, status=CallStatus.IN_PROGRESS
         )
@@ -248,12 +251,9 @@ def test_a_call_goes_out_with_the_callers_offer_and_the_accept_answers_it(world:
     world.online("bob", "b1")
     loopback = {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMid": "0"}
     lan = {"candidate": "candidate:2 1 udp 1 192.168.1.7 5000 typ host", "sdpMid": "0"}
-    leg = world.provider.originate("alice", "a1", offer="v=0 offer", candidates=[loopback, lan])
-    conf = world.board.incoming(
-        "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
+    conf_id, leg = world.originate(
+        "alice", "a1", "client:bob", offer="v=0 offer", candidates=[loopback, lan]
     )
-    world.provider.attach(leg, conf.id, conf.caller.id)
-    world.settle()
     invite = world.invite("b1")
     # The offer and the candidates gathered with it; only loopback ones on a loopback server.
     offer = {"from": leg, "sdp": "v=0 offer", "candidates": [loopback]}
@@ -274,7 +274,7 @@ def test_a_call_goes_out_with_the_callers_offer_and_the_accept_answers_it(world:
         "candidates": [loopback],
     }
     world.settle()
-    assert world.board.get(conf.id).calls[1].status is CallStatus.IN_PROGRESS
+    assert world.board.get(conf_id).calls[1].status is CallStatus.IN_PROGRESS
 
 
 def test_an_accept_without_an_answer_falls_back_to_the_callee_offering(world: World) -> None:
@@ -283,12 +283,7 @@ def test_an_accept_without_an_answer_falls_back_to_the_callee_offering(world: Wo
     for reload in (False, True):
         world.online("alice", "a1")
         world.online("bob", "b1")
-        leg = world.provider.originate("alice", "a1", offer="v=0 offer")
-        conf = world.board.incoming(
-            "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
-        )
-        world.provider.attach(leg, conf.id, conf.caller.id)
-        world.settle()
+        conf_id, _ = world.originate("alice", "a1", "client:bob", offer="v=0 offer")
         invite = world.invite("b1")
         if reload:
             world.provider.device_online("alice", "a1")
@@ -296,7 +291,7 @@ def test_an_accept_without_an_answer_falls_back_to_the_callee_offering(world: Wo
         view = world.provider.accept("bob", "b1", str(invite["call_id"]), answer=answer)
         assert "answered" not in view
         assert "answer" not in world.hub.types("a1")
-        world.board.hangup(conf.caller.id)
+        world.board.hangup(world.board.get(conf_id).caller.id)
         world.settle()
 
 
@@ -306,14 +301,9 @@ def test_adding_someone_while_the_first_callee_rings_drops_the_early_offer(world
     world.online("alice", "a1")
     world.online("bob", "b1")
     world.online("carol", "c1")
-    leg = world.provider.originate("alice", "a1", offer="v=0 offer")
-    conf = world.board.incoming(
-        "client:alice", "client:bob", provider_call_id=leg, status=CallStatus.IN_PROGRESS
-    )
-    world.provider.attach(leg, conf.id, conf.caller.id)
-    world.settle()
+    conf_id, _ = world.originate("alice", "a1", "client:bob", offer="v=0 offer")
     bob_invite = world.invite("b1")
-    world.board.add_participant(conf.id, "client:carol")
+    world.board.add_participant(conf_id, "client:carol")
     world.settle()
     assert "offer" not in world.invite("c1")
     view = world.provider.accept("bob", "b1", str(bob_invite["call_id"]), answer="v=0 answer")
