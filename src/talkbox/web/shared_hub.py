@@ -4,10 +4,11 @@ A browser holds its event stream on one process, but the call it answers may hav
 through another, and the local provider there must ring it, relay its media offers and tell
 it to hang up. This hub is the local provider's :class:`DeviceHub` over every process:
 
-* **presence**: each process keeps an entry per connected device in one Redis hash
-  (``identity / device -> process, expiry``), refreshed every ``heartbeat`` seconds. A process
-  that dies stops refreshing, and its devices drop out after ``3 * heartbeat``, so the local
-  provider's sweep can end their calls after its grace period unless they reconnect elsewhere.
+* **presence**: each process keeps an entry per connected device in a Redis hash per user
+  (``device -> process, expiry``) and marks the user online in one more hash, refreshed every
+  ``heartbeat`` seconds. A process that dies stops refreshing, and its devices drop out after
+  ``3 * heartbeat``, so the local provider's sweep can end their calls after its grace period
+  unless they reconnect elsewhere.
 * **delivery**: a message for a device on another process is published on that process's own
   channel; ``PUBLISH`` answers how many processes listen there, so a message for a device whose
   process died counts as undelivered.
