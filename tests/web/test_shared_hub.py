@@ -141,3 +141,17 @@ def test_a_login_on_one_process_is_announced_to_the_others_at_once() -> None:
                 p.shared.stop()
                 p.hub.stop()
                 p.store.close()
+
+
+def test_a_page_back_on_its_first_process_keeps_its_new_stream(
+    processes: tuple[Process, Process],
+) -> None:
+    """A→B→A within a moment: B's claim reaches A after the page is back on A; A drops only
+    a stream older than B's claim, not the page's new one."""
+    a, _ = processes
+    back = a.hub.open("bob", "tab-bob-1")  # the page is back on A
+    b_claimed_at = back.opened_at - 0.5  # B's claim, from before the page came back
+    assert a.hub.drop("bob", "tab-bob-1", opened_before=b_claimed_at) is False
+    assert not back.closed
+    assert a.hub.drop("bob", "tab-bob-1", opened_before=back.opened_at + 0.5) is True
+    assert back.closed

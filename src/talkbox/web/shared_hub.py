@@ -271,7 +271,7 @@ class SharedDeviceHub:
         except ValueError:
             live = False
         if live and node != self.node:
-            body = json.dumps({"identity": identity, "device": device_id, "moved": True})
+            body = json.dumps({"identity": identity, "device": device_id, "moved": True, "at": now})
             self.client.publish(self._channel(node), body)
 
     def _held(self) -> list[tuple[str, str]]:
@@ -307,9 +307,10 @@ class SharedDeviceHub:
             if data.get("moved") or "away" in data:
                 # Closing a stream runs the provider (its lock may be held elsewhere for a
                 # while): not on this thread, which carries every other device's messages.
-                token = data.get("away")
+                token, at = data.get("away"), data.get("at")
+                before = float(at) if isinstance(at, (int, float)) else None
                 work = (
-                    (lambda: self.local.drop(identity, str(device)))
+                    (lambda: self.local.drop(identity, str(device), before))
                     if data.get("moved")
                     else (lambda: self.local.away(identity, str(device), str(token)))
                 )

@@ -24,6 +24,7 @@ import logging
 import queue
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,6 +66,8 @@ class DeviceStream:
     #: Names this stream (not the device) so that a page leaving can end its own stream and
     #: never the one its reload has opened meanwhile.
     token: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: When it opened (wall clock: compared with other processes' claims on the device).
+    opened_at: float = field(default_factory=time.time)
 
     def put(self, item: Item) -> None:
         if not self.closed:
@@ -248,13 +251,14 @@ class StreamHub:
         self.close(stream)
         return True
 
-    def drop(self, identity: str, device_id: str) -> bool:
+    def drop(self, identity: str, device_id: str, opened_before: float | None = None) -> bool:
         """End a device's stream here because the device has reconnected to another server
         process: its page already dropped this connection, and it must not keep taking the
-        device's messages until a write to it fails."""
+        device's messages until a write to it fails. A stream opened after ``opened_before``
+        (the page came back here meanwhile) is the live one and stays."""
         with self._lock:
             stream = self._streams.get(identity, {}).get(device_id)
-        if stream is None:
+        if stream is None or (opened_before is not None and stream.opened_at >= opened_before):
             return False
         stream.close()
         self.close(stream)
