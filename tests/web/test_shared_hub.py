@@ -155,3 +155,21 @@ def test_a_page_back_on_its_first_process_keeps_its_new_stream(
     assert not back.closed
     assert a.hub.drop("bob", "tab-bob-1", opened_before=back.opened_at + 0.5) is True
     assert back.closed
+
+
+def test_login_failures_count_across_processes() -> None:
+    from talkbox.web.auth import SharedLoginThrottle, TooManyAttempts
+
+    with scratch_prefix() as prefix:
+        a = SharedLoginThrottle(redis_client(), prefix, limit=3, window=60)
+        b = SharedLoginThrottle(redis_client(), prefix, limit=3, window=60)
+        a.failed("name:bob", "addr:10.0.0.7")
+        b.failed("name:bob", "addr:10.0.0.7")
+        a.check("name:bob", "addr:10.0.0.7")  # two failures: still allowed
+        b.failed("name:bob", "addr:10.0.0.8")
+        for throttle in (a, b):  # three failures for bob, on two processes: refused on both
+            with pytest.raises(TooManyAttempts, match="try again in"):
+                throttle.check("name:bob")
+        a.check("addr:10.0.0.8")  # that address failed once only
+        b.succeeded("name:bob")
+        a.check("name:bob")

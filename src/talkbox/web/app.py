@@ -71,7 +71,7 @@ class Talkbox:
         )
         self.hub = StreamHub(store, keepalive=keepalive)
         self.accounts = Accounts(store)
-        self.login_throttle = LoginThrottle()
+        self.login_throttle = _throttle_for(store)
         #: Every connected device: this process's streams, or with a shared store those of
         #: every process (a call placed through one process rings a browser on another).
         self.devices: DeviceHub = self.hub
@@ -213,6 +213,19 @@ def _bridge_for(store: Store) -> Any:
     from talkbox.store.redis_bridge import RedisBridge
 
     return RedisBridge(store)  # started once the stream hub listens to it
+
+
+def _throttle_for(store: Store) -> LoginThrottle:
+    """Log-in limits over every process sharing a Redis store, else this process's."""
+    try:
+        from talkbox.store.redis_store import RedisStore
+    except ImportError:
+        return LoginThrottle()
+    if not isinstance(store, RedisStore):
+        return LoginThrottle()
+    from talkbox.web.auth import SharedLoginThrottle
+
+    return SharedLoginThrottle(store.client, store.prefix)
 
 
 def _shared_hub_for(store: Store, hub: StreamHub) -> Any:

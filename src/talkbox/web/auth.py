@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from flask import request, session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -106,7 +106,7 @@ def _digest(secret: str) -> str:
 class LoginThrottle:
     """Refuses further log-in attempts for a name, or from an address, after too many failures
     in a short time, so that an online guesser gets a handful of tries per window, not
-    thousands. In memory and per process: enough for the embedded server."""
+    thousands. In memory, per process: for one process; see ``SharedLoginThrottle``."""
 
     def __init__(self, limit: int = 5, window: float = 60.0) -> None:
         self.limit = limit
@@ -141,6 +141,45 @@ class LoginThrottle:
     def succeeded(self, name_key: str) -> None:
         with self._lock:
             self._failures.pop(name_key, None)
+
+
+class SharedLoginThrottle(LoginThrottle):
+    """The same limits over every process sharing a Redis store: with N processes behind a
+    load balancer, a guesser must not get N times the tries. One sorted set of failure times
+    per key, trimmed to the window and expiring with it."""
+
+    def __init__(self, client: Any, prefix: str, limit: int = 5, window: float = 60.0) -> None:
+        super().__init__(limit, window)
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:login-failures:{key}"
+
+    def check(self, *keys: str) -> None:
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zremrangebyscore(self._key(key), "-inf", now - self.window)
+            pipe.zrange(self._key(key), 0, 0, withscores=True)
+            pipe.zcard(self._key(key))
+        answers = pipe.execute()
+        for i in range(len(keys)):
+            oldest, count = answers[3 * i + 1], answers[3 * i + 2]
+            if count >= self.limit and oldest:
+                wait = int(self.window - (now - float(oldest[0][1]))) + 1
+                raise TooManyAttempts(f"too many failed log-ins; try again in {wait} s")
+
+    def failed(self, *keys: str) -> None:
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zadd(self._key(key), {f"{now}:{secrets.token_hex(4)}": now})
+            pipe.expire(self._key(key), max(1, int(self.window) + 1))
+        pipe.execute()
+
+    def succeeded(self, name_key: str) -> None:
+        self.client.delete(self._key(name_key))
 
 
 class TooManyAttempts(Unauthorized):
