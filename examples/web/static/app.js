@@ -239,6 +239,7 @@ function ended(event) {
 }
 
 async function onSignal(message) {
+  if (await media.onSignal(message)) return;
   switch (message.type) {
     case "hello":
       state.streamToken = message.stream;
@@ -254,31 +255,10 @@ async function onSignal(message) {
       state.invites.delete(message.leg);
       render();
       break;
-    case "offer":
-      await media.onOffer(message);
-      break;
-    case "answer":
-      await media.onAnswer(message);
-      break;
-    case "ice":
-      await media.onIce(message);
-      break;
-    case "peer-left":
-      media.close(message.from);
-      break;
     case "hangup":
       media.closeAll();
       state.heldLeg = null;
       scheduleRefresh();
-      break;
-    case "mute":
-      media.setMuted(message.muted);
-      break;
-    case "hold":
-      media.setHeld(message.on_hold);
-      break;
-    case "peer-hold":
-      media.setPeerHeld(message.from, message.on_hold);
       break;
     case "dtmf":
       keypad.received(message);
@@ -292,9 +272,7 @@ async function onSignal(message) {
       media.setHeld(Boolean(message.on_hold));
       for (const peer of message.peers) if (peer.on_hold) media.setPeerHeld(peer.leg, true);
       try {
-        for (const peer of message.peers) {
-          if (media.shouldOffer(message.leg, peer.leg)) await media.connectTo(message.leg, peer.leg);
-        }
+        await media.reconnect(message.leg, message.peers);
       } catch (err) {
         fail(err);
       }

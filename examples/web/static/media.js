@@ -235,6 +235,43 @@ export class Media {
     this.held = false;
   }
 
+  async onSignal(message) {
+    // The signals every page handles alike (media between legs, flags the server set);
+    // whether it was one of them.
+    switch (message.type) {
+      case "offer":
+        await this.onOffer(message);
+        return true;
+      case "answer":
+        await this.onAnswer(message);
+        return true;
+      case "ice":
+        await this.onIce(message);
+        return true;
+      case "peer-left":
+        this.close(message.from);
+        return true;
+      case "mute":
+        this.setMuted(message.muted);
+        return true;
+      case "hold":
+        this.setHeld(message.on_hold);
+        return true;
+      case "peer-hold":
+        this.setPeerHeld(message.from, message.on_hold);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  async reconnect(myLeg, peers) {
+    // After a resume: offer to the peers whose connection did not survive (see shouldOffer).
+    for (const peer of peers) {
+      if (this.shouldOffer(myLeg, peer.leg)) await this.connectTo(myLeg, peer.leg);
+    }
+  }
+
   shouldOffer(myLeg, peerLeg) {
     // After a resume: keep a connection that still carries media; with none (this page was
     // reloaded) we offer; with a broken one both sides resume, and the lower leg id offers.

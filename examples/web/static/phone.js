@@ -95,6 +95,11 @@ function connect() {
 }
 
 async function onSignal(message) {
+  if (!(await media.onSignal(message))) await onPhoneSignal(message);
+  render();
+}
+
+async function onPhoneSignal(message) {
   switch (message.type) {
     case "invite":
       state.invite = message;
@@ -103,30 +108,9 @@ async function onSignal(message) {
     case "stop-ringing":
       if (state.invite && state.invite.leg === message.leg) state.invite = null;
       break;
-    case "offer":
-      await media.onOffer(message);
-      break;
-    case "answer":
-      await media.onAnswer(message);
-      break;
-    case "ice":
-      await media.onIce(message);
-      break;
-    case "peer-left":
-      media.close(message.from);
-      break;
     case "hangup":
       media.closeAll();
       refresh();
-      break;
-    case "mute":
-      media.setMuted(message.muted);
-      break;
-    case "hold":
-      media.setHeld(message.on_hold);
-      break;
-    case "peer-hold":
-      media.setPeerHeld(message.from, message.on_hold);
       break;
     case "dtmf":
       keypad.received(message);
@@ -134,12 +118,9 @@ async function onSignal(message) {
     case "resume":
       // As in app.js: connections that survived (a server restart) are kept.
       media.myLeg = message.leg;
-      for (const peer of message.peers) {
-        if (media.shouldOffer(message.leg, peer.leg)) await media.connectTo(message.leg, peer.leg);
-      }
+      await media.reconnect(message.leg, message.peers);
       break;
   }
-  render();
 }
 
 async function refresh() {

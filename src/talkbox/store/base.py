@@ -166,7 +166,7 @@ class Store(ABC):
     # process only, which is all a store that is neither durable nor shared can offer.
 
     #: Whether several server processes may use this store at once. Providers that keep state
-    #: of their own then re-read it under :meth:`lock` for every change.
+    #: of their own then change it only through :meth:`provider_state_locked`.
     shared: ClassVar[bool] = False
 
     def provider_state(self, provider: str) -> dict[str, str]:

@@ -201,44 +201,42 @@ class Talkbox:
         self.switchboard.close()
 
 
+def _redis_store(store: Store) -> Any:
+    """The store when it is Redis (several processes may share it), else None; None too when
+    the redis extra is not installed, as then there is no Redis store either."""
+    try:
+        from talkbox.store.redis_store import RedisStore
+    except ImportError:
+        return None
+    return store if isinstance(store, RedisStore) else None
+
+
 def _bridge_for(store: Store) -> Any:
     """With a Redis store several processes serve one deployment: relay the events the others
     commit to this process's streams (``talkbox.store.redis_bridge``)."""
-    try:
-        from talkbox.store.redis_store import RedisStore
-    except ImportError:  # the redis extra is not installed: no Redis store either
-        return None
-    if not isinstance(store, RedisStore):
+    if (redis_store := _redis_store(store)) is None:
         return None
     from talkbox.store.redis_bridge import RedisBridge
 
-    return RedisBridge(store)  # started once the stream hub listens to it
+    return RedisBridge(redis_store)  # started once the stream hub listens to it
 
 
 def _throttle_for(store: Store) -> LoginThrottle:
     """Log-in limits over every process sharing a Redis store, else this process's."""
-    try:
-        from talkbox.store.redis_store import RedisStore
-    except ImportError:
-        return LoginThrottle()
-    if not isinstance(store, RedisStore):
+    if (redis_store := _redis_store(store)) is None:
         return LoginThrottle()
     from talkbox.web.auth import SharedLoginThrottle
 
-    return SharedLoginThrottle(store.client, store.prefix)
+    return SharedLoginThrottle(redis_store.client, redis_store.prefix)
 
 
 def _shared_hub_for(store: Store, hub: StreamHub) -> Any:
     """With a Redis store, devices connected to other processes count too."""
-    try:
-        from talkbox.store.redis_store import RedisStore
-    except ImportError:
-        return None
-    if not isinstance(store, RedisStore):
+    if (redis_store := _redis_store(store)) is None:
         return None
     from talkbox.web.shared_hub import SharedDeviceHub
 
-    return SharedDeviceHub(hub, store).start()
+    return SharedDeviceHub(hub, redis_store).start()
 
 
 def health_blueprint(tb: Talkbox) -> Blueprint:

@@ -80,6 +80,9 @@ class Leg:
     #: The leg whose offer this leg's invite carries.
     offered_by: str | None = None
 
+    def drop_offer(self) -> None:
+        self.offer, self.offer_candidates = None, []
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq

@@ -268,7 +268,7 @@ class LocalProvider(Provider):
                 else:
                     # A third person is added while the first still rings: the caller's page
                     # will talk to two peers, so everyone offers as usual.
-                    origin.offer, origin.offer_candidates = None, []
+                    origin.drop_offer()
             for device in devices:
                 self._send(identity, self._invitation(leg), device)
         return leg.id
@@ -281,14 +281,19 @@ class LocalProvider(Provider):
             "conference_id": leg.conference_id,
             "from": leg.caller,
         }
-        origin = self._book.live_legs.get(leg.offered_by or "")
-        if origin is not None and origin.offer is not None:
+        origin = self._offer_of(leg)
+        if origin is not None:
             invite["offer"] = {
                 "from": origin.id,
                 "sdp": origin.offer,
                 "candidates": origin.offer_candidates,
             }
         return invite
+
+    def _offer_of(self, leg: Leg) -> Leg | None:
+        """The caller's leg whose offer ``leg``'s invite carries, while that offer stands."""
+        origin = self._book.live_legs.get(leg.offered_by or "")
+        return origin if origin is not None and origin.offer is not None else None
 
     def _allowed(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The candidates that may be passed on (loopback only, when so configured)."""
@@ -466,9 +471,9 @@ class LocalProvider(Provider):
             self._call_report(leg, CallStatus.IN_PROGRESS)
             self._member_report(leg, ParticipantChange.JOINED)
             view = self._room_view(leg)
-            origin = self._book.live_legs.get(leg.offered_by or "")
-            if origin is not None and origin.offer is not None:
-                origin.offer, origin.offer_candidates = None, []  # answered, or superseded
+            origin = self._offer_of(leg)
+            if origin is not None:
+                origin.drop_offer()  # answered now, or superseded by this device's own offer
                 if answer is not None and origin.state is LegState.ANSWERED:
                     message = {
                         "type": "answer",
@@ -487,7 +492,7 @@ class LocalProvider(Provider):
             if leg.state not in (LegState.INVITING, LegState.RINGING):
                 raise Conflict(f"call {call_id} can no longer be rejected ({leg.state.value})")
             self._cancel_timer(leg)
-            self._retire(leg)
+            self._book.retire(leg)
             for other in leg.rung - {device_id}:
                 self._send(identity, {"type": "stop-ringing", "leg": leg.id}, other)
             self._call_report(leg, CallStatus.BUSY, reason=EndReason.REJECTED)
@@ -568,8 +573,7 @@ class LocalProvider(Provider):
                     continue
                 if leg.state is LegState.ANSWERED and leg.device_id == device_id:
                     leg.away_since = None
-                    leg.offer = None  # a reloaded page lost the connection it offered with
-                    leg.offer_candidates = []
+                    leg.drop_offer()  # a reloaded page lost the connection it offered with
                     self._send(identity, {"type": "resume", **self._room_view(leg)}, device_id)
                 elif leg.state in (LegState.INVITING, LegState.RINGING):
                     leg.rung.add(device_id)  # a device that comes online mid-ring rings too
@@ -600,7 +604,7 @@ class LocalProvider(Provider):
                     leg.rung.discard(device_id)
                     if not leg.rung:
                         self._cancel_timer(leg)
-                        self._retire(leg)
+                        self._book.retire(leg)
                         self._call_report(leg, CallStatus.NO_ANSWER)
 
     def sweep(self) -> None:
@@ -656,9 +660,6 @@ class LocalProvider(Provider):
         leg_id = call.provider_id or self._book.by_call.get(call.id)
         return self._book.legs.get(leg_id) if leg_id else None
 
-    def _retire(self, leg: Leg) -> None:
-        self._book.retire(leg)
-
     def _cancel_timer(self, leg: Leg) -> None:
         if leg.timer is not None:
             leg.timer.cancel()
@@ -673,7 +674,7 @@ class LocalProvider(Provider):
             if leg is None or leg.state not in (LegState.INVITING, LegState.RINGING):
                 return
             leg.timer = None
-            self._retire(leg)
+            self._book.retire(leg)
             self._send(leg.identity, {"type": "stop-ringing", "leg": leg.id})
             self._call_report(leg, CallStatus.NO_ANSWER)
 
@@ -683,7 +684,7 @@ class LocalProvider(Provider):
             return
         self._cancel_timer(leg)
         was = leg.state
-        self._retire(leg)
+        self._book.retire(leg)
         if was is LegState.ANSWERED:
             if not by_device and leg.device_id is not None:
                 self._send(leg.identity, {"type": "hangup", "leg": leg.id}, leg.device_id)
